@@ -1,0 +1,77 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * Validation and normalization of membership request bodies, in plain C
+ * with no nginx types, so that it can be unit-tested and fuzzed alone.
+ */
+
+
+#ifndef _NGX_TURSO_MEMBERS_JSON_H_INCLUDED_
+#define _NGX_TURSO_MEMBERS_JSON_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+/* the fields a route's body may carry */
+#define NGX_TURSO_MEMBERS_FIELD_USERNAME   0x01
+#define NGX_TURSO_MEMBERS_FIELD_ROLE       0x02
+#define NGX_TURSO_MEMBERS_FIELD_EMAIL      0x04
+#define NGX_TURSO_MEMBERS_FIELD_MEMBER     0x08
+
+#define NGX_TURSO_MEMBERS_USERNAME_MAX     255
+#define NGX_TURSO_MEMBERS_EMAIL_MAX        254
+#define NGX_TURSO_MEMBERS_ORG_MAX          64
+#define NGX_TURSO_MEMBERS_ERROR_MAX        192
+
+
+typedef enum {
+    NGX_TURSO_MEMBERS_JSON_OK = 0,
+    /* not JSON: syntax, duplicate keys, trailing data, bad UTF-8, \u0000 */
+    NGX_TURSO_MEMBERS_JSON_INVALID_JSON,
+    /* JSON, but not an acceptable body: not an object, a field missing,
+     * of the wrong type or with a bad value, a key that differs from a
+     * field name only by case */
+    NGX_TURSO_MEMBERS_JSON_INVALID_BODY,
+    /* "role" present, not null, but not admin, member or viewer */
+    NGX_TURSO_MEMBERS_JSON_INVALID_ROLE
+} ngx_turso_members_json_rc_e;
+
+
+typedef struct {
+    unsigned        fields;     /* accepted fields; other keys are dropped */
+    unsigned        required;   /* fields that must be present, non-null */
+    unsigned        one_of;     /* exactly one of these present; 0: no rule */
+} ngx_turso_members_body_spec_t;
+
+
+typedef struct {
+    unsigned        present;    /* FIELD_* bits found with a non-null value */
+    const char     *role;       /* "admin", "member", "viewer" or NULL */
+    size_t          username_len;
+    size_t          email_len;
+    size_t          member_len;
+    char            username[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];
+    char            email[NGX_TURSO_MEMBERS_EMAIL_MAX + 1];
+    char            member[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];
+    char            error[NGX_TURSO_MEMBERS_ERROR_MAX];
+} ngx_turso_members_body_t;
+
+
+int ngx_turso_members_json_parse(const unsigned char *data, size_t len,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body);
+size_t ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
+    unsigned fields, const char *role, char *buf, size_t size);
+size_t ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
+    size_t len);
+int ngx_turso_members_json_error_string(const unsigned char *data,
+    size_t len, char *msg, size_t size);
+
+int ngx_turso_members_valid_username(const unsigned char *s, size_t len);
+int ngx_turso_members_valid_email(const unsigned char *s, size_t len);
+int ngx_turso_members_valid_org(const unsigned char *s, size_t len);
+const char *ngx_turso_members_role(const unsigned char *s, size_t len);
+
+
+#endif /* _NGX_TURSO_MEMBERS_JSON_H_INCLUDED_ */
