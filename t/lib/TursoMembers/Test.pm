@@ -1,0 +1,849 @@
+package TursoMembers::Test;
+
+# A small test harness for ngx_turso_members: one stateful Turso mock per
+# test file (t/mock/turso-mock.js), one nginx per TursoMembers::Test object,
+# a raw HTTP/1.1 client that controls every byte, HTTP/2 through curl.
+#
+#   use lib 't/lib';
+#   use TursoMembers::Test;            # also exports Test::More
+#
+#   my $t = TursoMembers::Test->new;   # the default locations, module loaded
+#   my $r = $t->request(method => 'POST',
+#                       path   => '/v1/organizations/acme/members',
+#                       body   => '{"username":"bob"}');
+#   is $r->{status}, 200;
+#   is $t->upstream_requests->[0]{body}, '{"username":"bob","role":"member"}';
+#   done_testing;                      # also stops nginx, checks error.log
+#
+# new(%args):
+#   config       server-level text (locations ...) replacing the default
+#                locations; if it starts with "server {", it is http-level
+#                text replacing the default server block instead
+#   http_config  extra http-level text (before the server block)
+#   main_config  extra main-level text
+#   no_module    1: don't load_module (to test the harness itself)
+#   env          { NAME => value } added to nginx's environment
+#   start        0: write the prefix but don't start nginx (for nginx_t)
+#
+# Placeholders in any config text: %%MOCK%% (127.0.0.1:port), %%MOCK_PORT%%,
+# %%TOKEN_FILE%%, %%PORT%%, %%H2PORT%%, %%CLOSED_PORT%% (nothing listens),
+# %%PREFIX%%, %%LOCATIONS%% (the default locations).
+#
+# Environment: TEST_NGINX_BINARY, TEST_NGINX_MODULE, TEST_NGINX_KEEP (keep
+# t/servroot-* directories even when every test passed).
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(basename dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempfile);
+use HTTP::Tiny;
+use IO::Select;
+use IO::Socket::IP;
+use JSON::PP;
+use MIME::Base64 qw(decode_base64);
+use Net::EmptyPort qw(empty_port wait_port);
+use POSIX qw(WNOHANG);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+use Exporter ();
+our @ISA = (q(Exporter));
+our @EXPORT = qw(default_locations json_body);
+
+our $TIMEOUT = 5;
+
+my $REPO = abs_path(dirname(__FILE__) . '/../../..');
+my $TEST = basename($0, '.t');
+
+my $NGINX  = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $MODULE = $ENV{TEST_NGINX_MODULE}
+             || "$REPO/build/ngx_turso_members_module.so";
+
+our $TOKEN = 'test-token';
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+my (@instances, $mock_pid, $mock_port, $checked, $seq);
+
+
+# --- import: Test::More into the caller, and our done_testing -------------
+
+sub import {
+    my $caller = caller;
+
+    eval "package $caller; use Test::More; 1" or die $@;
+
+    no strict 'refs';
+    no warnings 'redefine';
+    *{"${caller}::done_testing"} = \&done_testing;
+    __PACKAGE__->export_to_level(1, @_);
+}
+
+
+# Stops every nginx, checks the logs (as tests), then Test::More's.
+sub done_testing {
+    run_checks();
+    Test::More->builder->done_testing(@_);
+}
+
+
+sub default_locations {
+    my ($extra) = @_;
+
+    $extra //= '';
+
+    my $out = '';
+    for my $v (qw(v1 v2)) {
+        $out .= <<"LOC";
+        location /$v/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            $extra
+            proxy_pass http://turso_api\$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+LOC
+    }
+
+    return $out;
+}
+
+
+sub json_body {
+    my ($data) = @_;
+    return JSON::PP->new->canonical->encode($data);
+}
+
+
+# --- the mock --------------------------------------------------------------
+
+sub mock_port {
+    start_mock() unless $mock_pid;
+    return $mock_port;
+}
+
+
+sub start_mock {
+    return if $mock_pid;
+
+    my $dir = "$REPO/t/servroot-$TEST-$$";
+    make_path($dir);
+    chmod 0755, $dir;
+
+    $mock_port = empty_port();
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/mock.log" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec 'node', "$REPO/t/mock/turso-mock.js", '--port', $mock_port,
+             '--token', $TOKEN;
+        die "exec node: $!";
+    }
+    $mock_pid = $pid;
+
+    unless (wait_port({ port => $mock_port, max_wait => $TIMEOUT })) {
+        croak "turso-mock did not listen on $mock_port: "
+              . slurp("$dir/mock.log");
+    }
+}
+
+
+sub stop_mock {
+    return unless $mock_pid;
+    kill 'TERM', $mock_pid;
+    wait_pid($mock_pid, 3) or do { kill 'KILL', $mock_pid; waitpid $mock_pid, 0 };
+    undef $mock_pid;
+}
+
+
+sub mock_http {
+    my ($method, $path, $content) = @_;
+
+    my $res = HTTP::Tiny->new(timeout => $TIMEOUT, keep_alive => 0)->request(
+        $method, 'http://127.0.0.1:' . mock_port() . $path,
+        defined $content ? { content => $content } : {});
+    croak "mock $method $path: $res->{status} $res->{content}"
+        unless $res->{success};
+
+    return $JSON->decode($res->{content});
+}
+
+
+sub mock_reset { mock_http('POST', '/__mock/reset') }
+
+sub mock_script {
+    my ($self, $list) = @_;
+    mock_http('POST', '/__mock/script', $JSON->encode($list));
+}
+
+# Every request the mock received since the last reset, oldest first: each
+# { method, url, headers => {lowercased => value}, rawHeaders, body,
+#   body_base64, body_length, http_version }.
+sub upstream_requests { mock_http('GET', '/__mock/requests') }
+
+
+# --- nginx -----------------------------------------------------------------
+
+sub new {
+    my ($class, %args) = @_;
+
+    my $self = bless { %args }, $class;
+
+    $self->{n} = ++$seq;
+    $self->{prefix} = "$REPO/t/servroot-$TEST-$$/$self->{n}";
+    $self->{port} = empty_port();
+    $self->{h2port} = empty_port($self->{port} + 1);
+    $self->{closed_port} = empty_port($self->{h2port} + 1);
+
+    $self->write_prefix;
+    push @instances, $self;
+
+    $self->mock_reset;
+
+    $self->start unless defined $args{start} && !$args{start};
+
+    return $self;
+}
+
+
+sub prefix { $_[0]{prefix} }
+sub port   { $_[0]{port} }
+sub h2port { $_[0]{h2port} }
+
+
+sub write_prefix {
+    my ($self) = @_;
+
+    my $p = $self->{prefix};
+    make_path(map { "$p/$_" } qw(conf logs client_body_temp proxy_temp
+                                 fastcgi_temp uwsgi_temp scgi_temp));
+
+    # workers run as nobody when root: every directory readable
+    chmod 0755, "$REPO/t/servroot-$TEST-$$", $p,
+          map { "$p/$_" } qw(conf logs client_body_temp proxy_temp);
+
+    $self->{token_file} = "$p/conf/token";
+    spew($self->{token_file}, "$TOKEN\n");
+    chmod 0640, $self->{token_file};
+}
+
+
+sub expand {
+    my ($self, $text) = @_;
+
+    $text =~ s/%%LOCATIONS%%/default_locations()/ge;
+
+    my %v = (
+        MOCK        => '127.0.0.1:' . mock_port(),
+        MOCK_PORT   => mock_port(),
+        TOKEN_FILE  => $self->{token_file},
+        PORT        => $self->{port},
+        H2PORT      => $self->{h2port},
+        CLOSED_PORT => $self->{closed_port},
+        PREFIX      => $self->{prefix},
+    );
+    $text =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : croak "unknown %%$1%%"/ge;
+
+    return $text;
+}
+
+
+# The whole nginx.conf for a config (see new() for the arguments).
+sub nginx_conf {
+    my ($self, %args) = @_;
+
+    my $config = $args{config} // default_locations();
+    my $http = $args{http_config} // '';
+    my $main = $args{main_config} // '';
+    my $p = $self->{prefix};
+
+    my $server;
+    if ($config =~ /\A\s*server\s*\{/) {
+        $server = $config;
+    } else {
+        $server = <<"SERVER";
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:%%H2PORT%% http2;
+        server_name localhost;
+
+$config
+    }
+SERVER
+    }
+
+    my $load = $args{no_module} ? '' : "load_module $MODULE;";
+
+    return $self->expand(<<"CONF");
+$load
+daemon off;
+master_process on;
+worker_processes 1;
+worker_shutdown_timeout 2s;
+error_log logs/error.log info;
+pid logs/nginx.pid;
+$main
+
+events {
+    worker_connections 256;
+}
+
+http {
+    access_log logs/access.log;
+
+    client_body_temp_path $p/client_body_temp;
+    proxy_temp_path $p/proxy_temp;
+    fastcgi_temp_path $p/fastcgi_temp;
+    uwsgi_temp_path $p/uwsgi_temp;
+    scgi_temp_path $p/scgi_temp;
+
+    upstream turso_api {
+        server 127.0.0.1:%%MOCK_PORT%%;
+        keepalive 8;
+    }
+
+$http
+
+$server
+}
+CONF
+}
+
+
+sub start {
+    my ($self) = @_;
+
+    croak "nginx module not found at $MODULE (run ./build.sh first)"
+        if !$self->{no_module} && !-f $MODULE;
+
+    my $p = $self->{prefix};
+    spew("$p/conf/nginx.conf", $self->nginx_conf(%$self));
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$p/logs/stderr.log" or die;
+        open STDERR, '>&', \*STDOUT or die;
+        @ENV{ keys %{ $self->{env} || {} } } = values %{ $self->{env} || {} };
+        exec $NGINX, '-p', "$p/", '-c', 'conf/nginx.conf',
+             '-e', 'logs/error.log';
+        die "exec $NGINX: $!";
+    }
+    $self->{pid} = $pid;
+
+    my $deadline = time + $TIMEOUT;
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pid};
+            croak "nginx exited at start-up (status $?):\n"
+                  . slurp("$p/logs/stderr.log") . slurp("$p/logs/error.log");
+        }
+        return $self if can_connect($self->{port})
+                        && can_connect($self->{h2port});
+        sleep 0.05;
+    }
+
+    croak "nginx did not listen on $self->{port} within ${TIMEOUT}s";
+}
+
+
+sub stop {
+    my ($self) = @_;
+
+    my $pid = delete $self->{pid} or return;
+
+    kill 'QUIT', $pid;
+    return if wait_pid($pid, 4);
+    kill 'TERM', $pid;
+    return if wait_pid($pid, 2);
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+
+# Runs "nginx -t" on a config: a full nginx.conf (if it has an "http {"
+# block) or anything new() takes as config.  Returns (exit code, output:
+# stderr and the start-up error log).
+sub nginx_t {
+    my ($self, $config, %args) = @_;
+
+    my $p = $self->{prefix};
+    my $n = ++$self->{nt};
+    my $text = $config =~ /^\s*http\s*\{/m
+               ? $self->expand($config)
+               : $self->nginx_conf(%$self, %args, config => $config);
+
+    spew("$p/conf/nginx-t-$n.conf", $text);
+    unlink "$p/logs/nginx-t-$n.log";
+
+    my $env = { %{ $self->{env} || {} }, %{ $args{env} || {} } };
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>&', \*STDOUT or die;
+        @ENV{ keys %$env } = values %$env;
+        exec $NGINX, '-t', '-p', "$p/", '-c', "conf/nginx-t-$n.conf",
+             '-e', "logs/nginx-t-$n.log";
+        die "exec: $!";
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    my $code = $? >> 8;
+
+    return ($code, $out . slurp("$p/logs/nginx-t-$n.log"));
+}
+
+
+sub error_log  { slurp("$_[0]{prefix}/logs/error.log") }
+sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
+
+
+# --- HTTP/1.1 client -------------------------------------------------------
+
+# One request on a fresh connection; returns the response (see
+# TursoMembers::Test::Connection::read_response).
+sub request {
+    my ($self, %args) = @_;
+
+    my $c = $self->connect;
+    my $r = $c->request(%args);
+    $c->close;
+
+    return $r;
+}
+
+
+sub connect {
+    my ($self, %args) = @_;
+    return TursoMembers::Test::Connection->new($args{port} || $self->{port});
+}
+
+
+# HTTP/2 without TLS (prior knowledge) through curl.
+# Returns { status, headers, body, json, version, exit }.
+sub h2_request {
+    my ($self, %args) = @_;
+
+    my $p = $self->{prefix};
+    my $n = ++$self->{h2n};
+    my @cmd = ('curl', '--http2-prior-knowledge', '-s', '--max-time', $TIMEOUT,
+               '-X', $args{method} || 'GET',
+               '-D', "$p/logs/h2-$n.headers", '-o', "$p/logs/h2-$n.body",
+               '-w', '%{http_version}');
+
+    for my $h (@{ $args{headers} || [] }) {
+        push @cmd, '-H', ref $h ? "$h->[0]: $h->[1]" : $h;
+    }
+    if (defined $args{body}) {
+        spew("$p/logs/h2-$n.request", $args{body});
+        push @cmd, '--data-binary', "\@$p/logs/h2-$n.request";
+    }
+    push @cmd, "http://127.0.0.1:$self->{h2port}$args{path}";
+
+    open(my $fh, '-|', @cmd) or die "curl: $!";
+    my $version = do { local $/; <$fh> };
+    close $fh;
+
+    my $r = { exit => $? >> 8, version => $version, headers => {},
+              body => slurp("$p/logs/h2-$n.body") };
+    my $head = slurp("$p/logs/h2-$n.headers");
+    $head =~ s/\A.*\r?\n\r?\n(?=HTTP\/)//s;     # interim responses
+    for my $line (split /\r?\n/, $head) {
+        if ($line =~ m{^HTTP/\S+\s+(\d+)}) {
+            $r->{status} = $1;
+        } elsif ($line =~ /^([^:]+):\s*(.*)$/) {
+            $r->{headers}{ lc $1 } = $2;
+        }
+    }
+    $r->{json} = decode_json_maybe($r->{body});
+
+    return $r;
+}
+
+
+# --- end of a test file ----------------------------------------------------
+
+sub run_checks {
+    return if $checked++;
+
+    $_->stop for @instances;
+
+    for my $t (@instances) {
+        my $log = $t->error_log;
+        my @bad = grep { /\[(alert|crit|emerg)\]|exited on signal/ }
+                  split /\n/, $log;
+        Test::More::ok(!@bad, "error.log of nginx #$t->{n} has no alert, "
+                              . "crit, emerg or crash")
+            or Test::More::diag(join "\n", @bad);
+    }
+
+    stop_mock();
+}
+
+
+END {
+    my $status = $?;
+
+    if (!$checked && @instances) {
+        my $tb = Test::More->builder;
+        if (!$tb->has_plan) {
+            run_checks();
+        } else {
+            $checked++;
+            $_->stop for @instances;
+            for my $t (@instances) {
+                if ($t->error_log =~ /\[(alert|crit|emerg)\]|exited on signal/) {
+                    Test::More::diag("error.log of nginx #$t->{n} has "
+                                     . "alert/crit/emerg or a crash");
+                    $status ||= 1;
+                }
+            }
+        }
+    }
+
+    stop_mock();
+
+    my $tb = Test::More->builder;
+    if (!$ENV{TEST_NGINX_KEEP} && $tb->is_passing && !$status) {
+        remove_tree("$REPO/t/servroot-$TEST-$$");
+    }
+
+    $? = $status;
+}
+
+
+# --- helpers ---------------------------------------------------------------
+
+sub slurp {
+    my ($file) = @_;
+    open(my $fh, '<:raw', $file) or return '';
+    local $/;
+    return scalar <$fh> // '';
+}
+
+
+sub spew {
+    my ($file, $data) = @_;
+    open(my $fh, '>:raw', $file) or die "$file: $!";
+    print $fh $data;
+    close $fh or die "$file: $!";
+}
+
+
+sub wait_pid {
+    my ($pid, $secs) = @_;
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        return 1 if waitpid($pid, WNOHANG) != 0;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+
+sub can_connect {
+    my ($port) = @_;
+    my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
+                                Timeout => 1);
+    return $s ? 1 : 0;
+}
+
+
+sub decode_json_maybe {
+    my ($text) = @_;
+    return undef unless defined $text && $text =~ /\A\s*[\[{]/;
+    my $v = eval { JSON::PP->new->decode($text) };
+    return $v;
+}
+
+
+package TursoMembers::Test::Connection;
+
+# One client connection: send requests (or raw bytes), read responses.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use IO::Select;
+use IO::Socket::IP;
+use Time::HiRes qw(sleep time);
+
+sub new {
+    my ($class, $port) = @_;
+
+    my $sock = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
+                                   Timeout => $TursoMembers::Test::TIMEOUT)
+        or croak "connect to 127.0.0.1:$port: $!";
+    $sock->autoflush(1);
+    binmode $sock;
+
+    return bless { sock => $sock, buf => '', eof => 0 }, $class;
+}
+
+
+sub close {
+    my ($self) = @_;
+    close $self->{sock} if $self->{sock};
+    delete $self->{sock};
+}
+
+
+sub send_raw {
+    my ($self, $bytes) = @_;
+
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length $bytes) {
+        my $n = syswrite($self->{sock}, $bytes, length($bytes) - $off, $off);
+        return 0 unless defined $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+
+# Builds the bytes of a request head.
+#   method, path, headers => [ [name, value] | "Name: value", ... ],
+#   body, chunked => [pieces], expect_continue => 1, host => ...
+#   No Content-Length is added when a header list already has one, for a
+#   chunked body, or when there is no body.
+sub head {
+    my ($self, %a) = @_;
+
+    my @h = map { ref $_ ? "$_->[0]: $_->[1]" : $_ } @{ $a{headers} || [] };
+    my $has = sub { my $re = shift; scalar grep { /^$re\s*:/i } @h };
+
+    unshift @h, 'Host: ' . ($a{host} // 'localhost') unless $has->('host');
+
+    if ($a{chunked}) {
+        push @h, 'Transfer-Encoding: chunked' unless $has->('transfer-encoding');
+    } elsif (defined $a{body} && !$has->('content-length')) {
+        push @h, 'Content-Length: ' . length $a{body};
+    } elsif ($a{slow} && !$has->('content-length')) {
+        push @h, 'Content-Length: ' . length join '', @{ $a{slow} };
+    }
+    push @h, 'Expect: 100-continue' if $a{expect_continue};
+
+    return join("\r\n", ($a{method} || 'GET') . " $a{path} HTTP/1.1", @h)
+           . "\r\n\r\n";
+}
+
+
+sub chunked_body {
+    my ($pieces) = @_;
+    return join('', map { sprintf("%x\r\n%s\r\n", length $_, $_) }
+                    grep { length } @$pieces) . "0\r\n\r\n";
+}
+
+
+# Sends a request; does not read the answer.  The body goes at once, or
+#   chunked => [pieces]            as chunks,
+#   slow => [pieces], delay => s   piece by piece with a pause between.
+sub send_request {
+    my ($self, %a) = @_;
+
+    my $body = $a{slow}    ? undef
+             : $a{chunked} ? chunked_body($a{chunked})
+             : $a{body} // '';
+
+    if ($a{expect_continue}) {
+        $self->send_raw($self->head(%a));
+        # nginx answers 100 Continue, or the final status straight away
+        my $line = $self->peek_status(2);
+        $self->{continue} = defined $line && $line == 100 ? 1 : 0;
+        if (defined $line && $line >= 200) {
+            return;
+        }
+    } elsif (!$a{slow}) {
+        return $self->send_raw($self->head(%a) . $body);
+    } else {
+        $self->send_raw($self->head(%a));
+    }
+
+    if ($a{slow}) {
+        for my $piece (@{ $a{slow} }) {
+            sleep($a{delay} // 0.2);
+            $self->send_raw($a{chunked} ? sprintf("%x\r\n%s\r\n",
+                                                   length $piece, $piece)
+                                        : $piece) or return;
+        }
+        $self->send_raw("0\r\n\r\n") if $a{chunked};
+        return;
+    }
+
+    $self->send_raw($body);
+}
+
+
+# send_request + read_response
+sub request {
+    my ($self, %a) = @_;
+
+    delete $self->{continue};
+    $self->send_request(%a);
+    my $r = $self->read_response(method => $a{method});
+    $r->{continue} = $self->{continue} if exists $self->{continue};
+
+    return $r;
+}
+
+
+# Waits up to $secs for a status line, without consuming it; returns the
+# status code or undef.
+sub peek_status {
+    my ($self, $secs) = @_;
+
+    my $deadline = time + $secs;
+    my $re = qr{\A HTTP/\d\.\d \s+ (\d{3}) [^\n]*\n}x;
+    return undef unless $self->read_until($re, $deadline);
+    my ($code) = $self->{buf} =~ $re;
+    return $code;
+}
+
+
+sub fill {
+    my ($self, $secs) = @_;
+
+    return 0 if $self->{eof} || !$self->{sock};
+    return 0 unless IO::Select->new($self->{sock})->can_read($secs);
+
+    my $n = sysread($self->{sock}, my $chunk, 65536);
+    if (!$n) {
+        $self->{eof} = 1;
+        return 0;
+    }
+    $self->{buf} .= $chunk;
+    return 1;
+}
+
+
+sub read_until {
+    my ($self, $re, $deadline) = @_;
+
+    while ($self->{buf} !~ $re) {
+        my $left = $deadline - time;
+        return 0 if $left <= 0 || !$self->fill($left);
+    }
+    return 1;
+}
+
+
+sub take {
+    my ($self, $n, $deadline) = @_;
+
+    while (length $self->{buf} < $n) {
+        my $left = $deadline - time;
+        return undef if $left <= 0 || !$self->fill($left);
+    }
+    return substr($self->{buf}, 0, $n, '');
+}
+
+
+# Reads one response (skipping 1xx ones, counted in {interim}).  Returns
+# { status, reason, headers => {lc name => value (joined with ", ")},
+#   header_list => [[name, value]...], body, json, interim, error }.
+# On a timeout or a closed connection, status is 0 and error is set.
+sub read_response {
+    my ($self, %a) = @_;
+
+    my $deadline = time + ($a{timeout} // $TursoMembers::Test::TIMEOUT);
+    my $r = { status => 0, headers => {}, header_list => [], interim => 0 };
+
+    for (;;) {
+        unless ($self->read_until(qr/\r?\n\r?\n/, $deadline)) {
+            $r->{error} = $self->{eof} ? 'connection closed' : 'timeout';
+            $r->{partial} = $self->{buf};
+            return $r;
+        }
+        $self->{buf} =~ s/\A(.*?)\r?\n\r?\n//s;
+        my ($status_line, @lines) = split /\r?\n/, $1;
+
+        unless ($status_line =~ m{^HTTP/(\d\.\d) (\d{3})(?: (.*))?$}) {
+            $r->{error} = "bad status line: $status_line";
+            return $r;
+        }
+        @$r{qw(version status reason)} = ($1, $2, $3 // '');
+
+        if ($r->{status} >= 100 && $r->{status} < 200) {
+            $r->{interim}++;
+            next;
+        }
+
+        for my $l (@lines) {
+            my ($k, $v) = $l =~ /^([^:]+):\s*(.*?)\s*$/ or next;
+            push @{ $r->{header_list} }, [$k, $v];
+            $r->{headers}{ lc $k } = exists $r->{headers}{ lc $k }
+                                     ? "$r->{headers}{lc $k}, $v" : $v;
+        }
+        last;
+    }
+
+    my $h = $r->{headers};
+    my $body = '';
+
+    if (($a{method} // '') eq 'HEAD' || $r->{status} == 204
+        || $r->{status} == 304)
+    {
+        # no body
+    } elsif (($h->{'transfer-encoding'} // '') =~ /chunked/i) {
+        for (;;) {
+            unless ($self->read_until(qr/\A[0-9a-fA-F]+[^\n]*\n/, $deadline)) {
+                $r->{error} = 'truncated chunked body';
+                last;
+            }
+            $self->{buf} =~ s/\A([0-9a-fA-F]+)[^\n]*\n//;
+            my $size = hex $1;
+            if ($size == 0) {
+                $self->read_until(qr/\r?\n\r?\n|\A\r?\n/, $deadline);
+                $self->{buf} =~ s/\A(?:.*?\r?\n)?\r?\n//s;
+                last;
+            }
+            my $data = $self->take($size + 2, $deadline);
+            unless (defined $data) {
+                $r->{error} = 'truncated chunked body';
+                last;
+            }
+            $body .= substr($data, 0, $size);
+        }
+    } elsif (defined $h->{'content-length'}) {
+        my $data = $self->take($h->{'content-length'}, $deadline);
+        if (defined $data) {
+            $body = $data;
+        } else {
+            $r->{error} = 'truncated body';
+            $body = $self->{buf};
+            $self->{buf} = '';
+        }
+    } else {
+        # delimited by the connection's close
+        1 while time < $deadline && $self->fill($deadline - time);
+        $body = $self->{buf};
+        $self->{buf} = '';
+    }
+
+    $r->{body} = $body;
+    $r->{json} = TursoMembers::Test::decode_json_maybe($body)
+        if ($h->{'content-type'} // '') =~ /json/i;
+
+    return $r;
+}
+
+
+# True once the server has closed the connection (waits up to $secs).
+sub closed {
+    my ($self, $secs) = @_;
+
+    my $deadline = time + ($secs // 1);
+    while (!$self->{eof} && time < $deadline) {
+        $self->fill($deadline - time) or last;
+    }
+    return $self->{eof};
+}
+
+
+1;
