@@ -1,0 +1,980 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * Validation and normalization of membership request bodies.  Plain C and
+ * jansson only, so that it can be unit-tested and fuzzed without nginx.
+ *
+ * Turso's API is written in Go, whose encoding/json matches object keys
+ * case-insensitively (with Unicode simple folding) and lets the last
+ * duplicate win.  The gateway therefore rejects duplicates and any key that
+ * Go would take for a field name without being exactly that name, and
+ * forwards only a canonical body it wrote itself.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "ngx_turso_members_json.h"
+
+
+#define NGX_TURSO_MEMBERS_JSON_FLAGS  (JSON_REJECT_DUPLICATES|JSON_DECODE_ANY)
+
+/* jansson's text is cut to this many bytes in client-visible messages */
+#define NGX_TURSO_MEMBERS_JSON_REASON_MAX  80
+
+#define ngx_turso_members_json_space(c)                                       \
+    ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
+
+typedef struct {
+    const char     *name;
+    size_t          len;
+    unsigned        bit;
+} ngx_turso_members_json_field_t;
+
+
+static int ngx_turso_members_json_member(
+    const ngx_turso_members_body_spec_t *spec, const char *key,
+    size_t key_len, json_t *value, ngx_turso_members_body_t *body);
+static int ngx_turso_members_json_value(
+    const ngx_turso_members_json_field_t *field, json_t *value,
+    ngx_turso_members_body_t *body);
+static int ngx_turso_members_json_role_value(json_t *value,
+    ngx_turso_members_body_t *body);
+static int ngx_turso_members_json_check_spec(
+    const ngx_turso_members_body_spec_t *spec,
+    ngx_turso_members_body_t *body);
+static void ngx_turso_members_json_syntax_error(
+    ngx_turso_members_body_t *body, const json_error_t *err);
+static void ngx_turso_members_json_error(ngx_turso_members_body_t *body,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__ ((format (printf, 2, 3)))
+#endif
+    ;
+static int ngx_turso_members_json_fold_eq(const unsigned char *key,
+    size_t len, const char *name);
+static int ngx_turso_members_json_printable(const unsigned char *s,
+    size_t len);
+static int ngx_turso_members_json_valid_text(const unsigned char *s,
+    size_t len);
+static size_t ngx_turso_members_json_utf8(const unsigned char *p,
+    const unsigned char *last, unsigned *cp);
+static void ngx_turso_members_json_trim(const unsigned char **s,
+    size_t *len);
+static int ngx_turso_members_json_eq_lower(const unsigned char *s,
+    size_t len, const char *name);
+static int ngx_turso_members_json_append(char *buf, size_t size,
+    size_t *pos, const char *s, size_t len);
+static int ngx_turso_members_json_append_field(char *buf, size_t size,
+    size_t *pos, const char *name, const char *value, size_t len);
+
+
+/* in alphabetical order: the order of checks and of names in messages */
+static const ngx_turso_members_json_field_t
+    ngx_turso_members_json_fields[] =
+{
+    { "email", 5, NGX_TURSO_MEMBERS_FIELD_EMAIL },
+    { "member", 6, NGX_TURSO_MEMBERS_FIELD_MEMBER },
+    { "role", 4, NGX_TURSO_MEMBERS_FIELD_ROLE },
+    { "username", 8, NGX_TURSO_MEMBERS_FIELD_USERNAME },
+    { NULL, 0, 0 }
+};
+
+static const char  ngx_turso_members_json_hex[] = "0123456789abcdef";
+
+
+int
+ngx_turso_members_json_parse(const unsigned char *data, size_t len,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
+{
+    int            rc;
+    void          *iter;
+    json_t        *root;
+    json_error_t   err;
+
+    memset(body, 0, sizeof(ngx_turso_members_body_t));
+
+    if (len == 0) {
+        ngx_turso_members_json_error(body,
+                                     "request body is not valid JSON: "
+                                     "the body is empty");
+        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
+    }
+
+    /* RFC 8259 forbids emitting a BOM; Go would refuse one too */
+    if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf) {
+        ngx_turso_members_json_error(body,
+                                     "request body is not valid JSON: "
+                                     "byte order mark");
+        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
+    }
+
+    root = json_loadb((const char *) data, len, NGX_TURSO_MEMBERS_JSON_FLAGS,
+                      &err);
+    if (root == NULL) {
+        ngx_turso_members_json_syntax_error(body, &err);
+        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
+    }
+
+    if (!json_is_object(root)) {
+        json_decref(root);
+        ngx_turso_members_json_error(body,
+                                     "request body must be a JSON object");
+        return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
+    }
+
+    rc = NGX_TURSO_MEMBERS_JSON_OK;
+
+    for (iter = json_object_iter(root);
+         iter != NULL;
+         iter = json_object_iter_next(root, iter))
+    {
+        rc = ngx_turso_members_json_member(spec, json_object_iter_key(iter),
+                                           json_object_iter_key_len(iter),
+                                           json_object_iter_value(iter),
+                                           body);
+        if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
+            break;
+        }
+    }
+
+    json_decref(root);
+
+    if (rc == NGX_TURSO_MEMBERS_JSON_OK) {
+        rc = ngx_turso_members_json_check_spec(spec, body);
+    }
+
+    if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
+        /* a rejected body must not look half-accepted to the caller */
+        body->present = 0;
+        body->role = NULL;
+    }
+
+    return rc;
+}
+
+
+static int
+ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
+    const char *key, size_t key_len, json_t *value,
+    ngx_turso_members_body_t *body)
+{
+    const unsigned char                   *k;
+    const ngx_turso_members_json_field_t  *f;
+
+    k = (const unsigned char *) key;
+
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if (key_len == f->len && memcmp(key, f->name, key_len) == 0) {
+
+            if ((spec->fields & f->bit) == 0) {
+                /* another route's field: dropped like any unknown key */
+                return NGX_TURSO_MEMBERS_JSON_OK;
+            }
+
+            return ngx_turso_members_json_value(f, value, body);
+        }
+    }
+
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if (!ngx_turso_members_json_fold_eq(k, key_len, f->name)) {
+            continue;
+        }
+
+        if (ngx_turso_members_json_printable(k, key_len)) {
+            ngx_turso_members_json_error(body,
+                                         "unexpected key \"%.*s\": keys are "
+                                         "case-sensitive, expected \"%s\"",
+                                         (int) key_len, key, f->name);
+
+        } else {
+            ngx_turso_members_json_error(body,
+                                         "unexpected key resembling \"%s\": "
+                                         "keys are case-sensitive", f->name);
+        }
+
+        return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
+    }
+
+    return NGX_TURSO_MEMBERS_JSON_OK;
+}
+
+
+static int
+ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
+    json_t *value, ngx_turso_members_body_t *body)
+{
+    char                 *dst;
+    size_t                len;
+    size_t               *dst_len;
+    const unsigned char  *s;
+
+    /* null leaves a field unset, as it does for Go's decoder */
+    if (json_is_null(value)) {
+        return NGX_TURSO_MEMBERS_JSON_OK;
+    }
+
+    if (field->bit == NGX_TURSO_MEMBERS_FIELD_ROLE) {
+        return ngx_turso_members_json_role_value(value, body);
+    }
+
+    if (!json_is_string(value)) {
+        goto invalid;
+    }
+
+    s = (const unsigned char *) json_string_value(value);
+    len = json_string_length(value);
+
+    switch (field->bit) {
+
+    case NGX_TURSO_MEMBERS_FIELD_EMAIL:
+        if (!ngx_turso_members_valid_email(s, len)) {
+            goto invalid;
+        }
+
+        dst = body->email;
+        dst_len = &body->email_len;
+        break;
+
+    case NGX_TURSO_MEMBERS_FIELD_MEMBER:
+        if (!ngx_turso_members_valid_username(s, len)) {
+            goto invalid;
+        }
+
+        dst = body->member;
+        dst_len = &body->member_len;
+        break;
+
+    default: /* NGX_TURSO_MEMBERS_FIELD_USERNAME */
+        if (!ngx_turso_members_valid_username(s, len)) {
+            goto invalid;
+        }
+
+        dst = body->username;
+        dst_len = &body->username_len;
+        break;
+    }
+
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    *dst_len = len;
+    body->present |= field->bit;
+
+    return NGX_TURSO_MEMBERS_JSON_OK;
+
+invalid:
+
+    if (field->bit == NGX_TURSO_MEMBERS_FIELD_EMAIL) {
+        ngx_turso_members_json_error(body,
+                                     "\"email\" must be an email address of "
+                                     "at most %d bytes without whitespace, "
+                                     "control characters or \"/\"",
+                                     NGX_TURSO_MEMBERS_EMAIL_MAX);
+
+    } else {
+        ngx_turso_members_json_error(body,
+                                     "\"%s\" must be a non-empty string of "
+                                     "at most %d bytes without whitespace, "
+                                     "control characters or \"/\"",
+                                     field->name,
+                                     NGX_TURSO_MEMBERS_USERNAME_MAX);
+    }
+
+    return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
+}
+
+
+static int
+ngx_turso_members_json_role_value(json_t *value,
+    ngx_turso_members_body_t *body)
+{
+    size_t                len;
+    const char           *role;
+    const unsigned char  *s;
+
+    if (json_is_string(value)) {
+        s = (const unsigned char *) json_string_value(value);
+        len = json_string_length(value);
+
+        role = ngx_turso_members_role(s, len);
+        if (role != NULL) {
+            body->role = role;
+            body->present |= NGX_TURSO_MEMBERS_FIELD_ROLE;
+            return NGX_TURSO_MEMBERS_JSON_OK;
+        }
+
+        ngx_turso_members_json_trim(&s, &len);
+
+        if (ngx_turso_members_json_eq_lower(s, len, "owner")) {
+            ngx_turso_members_json_error(body,
+                                         "the owner role cannot be assigned");
+            return NGX_TURSO_MEMBERS_JSON_INVALID_ROLE;
+        }
+    }
+
+    ngx_turso_members_json_error(body, "invalid role: must be one of admin, "
+                                       "member, viewer");
+
+    return NGX_TURSO_MEMBERS_JSON_INVALID_ROLE;
+}
+
+
+static int
+ngx_turso_members_json_check_spec(const ngx_turso_members_body_spec_t *spec,
+    ngx_turso_members_body_t *body)
+{
+    int                                    n, found;
+    size_t                                 pos;
+    const char                            *sep;
+    const ngx_turso_members_json_field_t  *f;
+
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if ((spec->required & f->bit) && !(body->present & f->bit)) {
+            ngx_turso_members_json_error(body, "\"%s\" is required", f->name);
+            return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
+        }
+    }
+
+    if (spec->one_of == 0) {
+        return NGX_TURSO_MEMBERS_JSON_OK;
+    }
+
+    n = 0;
+    found = 0;
+
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if (spec->one_of & f->bit) {
+            n++;
+
+            if (body->present & f->bit) {
+                found++;
+            }
+        }
+    }
+
+    if (found == 1) {
+        return NGX_TURSO_MEMBERS_JSON_OK;
+    }
+
+    /* "exactly one of "a", "b" or "c" is required" */
+
+    pos = 0;
+    sep = (n == 1) ? "" : "exactly one of ";
+
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if ((spec->one_of & f->bit) == 0) {
+            continue;
+        }
+
+        pos += snprintf(body->error + pos, sizeof(body->error) - pos,
+                        "%s\"%s\"", sep, f->name);
+
+        n--;
+        sep = (n == 1) ? " or " : ", ";
+    }
+
+    snprintf(body->error + pos, sizeof(body->error) - pos, " is required");
+
+    return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
+}
+
+
+static void
+ngx_turso_members_json_syntax_error(ngx_turso_members_body_t *body,
+    const json_error_t *err)
+{
+    size_t  i;
+    char    reason[NGX_TURSO_MEMBERS_JSON_REASON_MAX + 1];
+
+    /*
+     * jansson's text may quote the offending input, invalid UTF-8 included;
+     * the quote is dropped and what remains is made printable ASCII
+     */
+
+    for (i = 0;
+         i < NGX_TURSO_MEMBERS_JSON_REASON_MAX && err->text[i] != '\0';
+         i++)
+    {
+        if (strncmp(&err->text[i], " near ", 6) == 0) {
+            break;
+        }
+
+        reason[i] = (err->text[i] >= 0x20 && err->text[i] < 0x7f)
+                    ? err->text[i] : '?';
+    }
+
+    reason[i] = '\0';
+
+    ngx_turso_members_json_error(body, "request body is not valid JSON: "
+                                       "%s near byte %d",
+                                 reason, err->position);
+}
+
+
+static void
+ngx_turso_members_json_error(ngx_turso_members_body_t *body,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(body->error, sizeof(body->error), fmt, args);
+    va_end(args);
+}
+
+
+static int
+ngx_turso_members_json_fold_eq(const unsigned char *key, size_t len,
+    const char *name)
+{
+    unsigned char         c, n;
+    const unsigned char  *p, *last;
+
+    /*
+     * Go's encoding/json compares keys with Unicode simple case folding;
+     * besides ASCII case, the only code points folding to ASCII letters are
+     * U+017F LATIN SMALL LETTER LONG S (s) and U+212A KELVIN SIGN (k)
+     */
+
+    p = key;
+    last = key + len;
+
+    while (*name != '\0') {
+
+        if (p == last) {
+            return 0;
+        }
+
+        n = (unsigned char) *name++;
+        c = *p;
+
+        if (c < 0x80) {
+            if (c >= 'A' && c <= 'Z') {
+                c |= 0x20;
+            }
+
+            if (c != n) {
+                return 0;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (n == 's' && last - p >= 2 && p[0] == 0xc5 && p[1] == 0xbf) {
+            p += 2;
+            continue;
+        }
+
+        if (n == 'k' && last - p >= 3
+            && p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xaa)
+        {
+            p += 3;
+            continue;
+        }
+
+        return 0;
+    }
+
+    return p == last;
+}
+
+
+static int
+ngx_turso_members_json_printable(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+ngx_turso_members_valid_username(const unsigned char *s, size_t len)
+{
+    if (len == 0 || len > NGX_TURSO_MEMBERS_USERNAME_MAX) {
+        return 0;
+    }
+
+    /* also a path segment: "." and ".." would climb the upstream path */
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+    {
+        return 0;
+    }
+
+    return ngx_turso_members_json_valid_text(s, len);
+}
+
+
+int
+ngx_turso_members_valid_email(const unsigned char *s, size_t len)
+{
+    size_t  i, at, n;
+
+    if (len < 3 || len > NGX_TURSO_MEMBERS_EMAIL_MAX) {
+        return 0;
+    }
+
+    n = 0;
+    at = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '@') {
+            at = i;
+            n++;
+        }
+    }
+
+    if (n != 1 || at == 0 || at == len - 1) {
+        return 0;
+    }
+
+    return ngx_turso_members_json_valid_text(s, len);
+}
+
+
+int
+ngx_turso_members_valid_org(const unsigned char *s, size_t len)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len == 0 || len > NGX_TURSO_MEMBERS_ORG_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '_' || c == '-')
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_turso_members_json_valid_text(const unsigned char *s, size_t len)
+{
+    size_t                n;
+    unsigned              cp;
+    const unsigned char  *p, *last;
+
+    p = s;
+    last = s + len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            /* controls, ASCII whitespace (all <= 0x20), DEL and "/" */
+            if (*p <= 0x20 || *p == 0x7f || *p == '/') {
+                return 0;
+            }
+
+            p++;
+            continue;
+        }
+
+        n = ngx_turso_members_json_utf8(p, last, &cp);
+        if (n == 0) {
+            return 0;
+        }
+
+        /* C1 controls (U+0085 among them) and Unicode white space */
+        if (cp <= 0x9f
+            || cp == 0xa0
+            || cp == 0x1680
+            || (cp >= 0x2000 && cp <= 0x200a)
+            || cp == 0x2028
+            || cp == 0x2029
+            || cp == 0x202f
+            || cp == 0x205f
+            || cp == 0x3000
+            || cp == 0xfeff)
+        {
+            return 0;
+        }
+
+        p += n;
+    }
+
+    return 1;
+}
+
+
+static size_t
+ngx_turso_members_json_utf8(const unsigned char *p, const unsigned char *last,
+    unsigned *cp)
+{
+    size_t    i, n;
+    unsigned  c, min;
+
+    c = p[0];
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+
+    if (c < 0xc2) {
+        /* a continuation byte, or the lead of an overlong form */
+        return 0;
+    }
+
+    if (c < 0xe0) {
+        n = 2;
+        c &= 0x1f;
+        min = 0x80;
+
+    } else if (c < 0xf0) {
+        n = 3;
+        c &= 0x0f;
+        min = 0x800;
+
+    } else if (c < 0xf5) {
+        n = 4;
+        c &= 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+
+    *cp = c;
+
+    return n;
+}
+
+
+const char *
+ngx_turso_members_role(const unsigned char *s, size_t len)
+{
+    ngx_turso_members_json_trim(&s, &len);
+
+    if (ngx_turso_members_json_eq_lower(s, len, "admin")) {
+        return "admin";
+    }
+
+    if (ngx_turso_members_json_eq_lower(s, len, "member")) {
+        return "member";
+    }
+
+    if (ngx_turso_members_json_eq_lower(s, len, "viewer")) {
+        return "viewer";
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_turso_members_json_trim(const unsigned char **s, size_t *len)
+{
+    const unsigned char  *p, *last;
+
+    p = *s;
+    last = p + *len;
+
+    while (p < last && ngx_turso_members_json_space(*p)) {
+        p++;
+    }
+
+    while (last > p && ngx_turso_members_json_space(last[-1])) {
+        last--;
+    }
+
+    *s = p;
+    *len = last - p;
+}
+
+
+static int
+ngx_turso_members_json_eq_lower(const unsigned char *s, size_t len,
+    const char *name)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (len != strlen(name)) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c |= 0x20;
+        }
+
+        if (c != (unsigned char) name[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+size_t
+ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
+    unsigned fields, const char *role, char *buf, size_t size)
+{
+    size_t  pos;
+
+    pos = 0;
+
+    if (ngx_turso_members_json_append(buf, size, &pos, "{", 1) != 0) {
+        return 0;
+    }
+
+    if ((fields & NGX_TURSO_MEMBERS_FIELD_USERNAME)
+        && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME))
+    {
+        if (ngx_turso_members_json_append_field(buf, size, &pos, "username",
+                                                body->username,
+                                                body->username_len)
+            != 0)
+        {
+            return 0;
+        }
+    }
+
+    if ((fields & NGX_TURSO_MEMBERS_FIELD_EMAIL)
+        && (body->present & NGX_TURSO_MEMBERS_FIELD_EMAIL))
+    {
+        if (ngx_turso_members_json_append_field(buf, size, &pos, "email",
+                                                body->email, body->email_len)
+            != 0)
+        {
+            return 0;
+        }
+    }
+
+    if ((fields & NGX_TURSO_MEMBERS_FIELD_ROLE) && role != NULL) {
+        if (ngx_turso_members_json_append_field(buf, size, &pos, "role",
+                                                role, strlen(role))
+            != 0)
+        {
+            return 0;
+        }
+    }
+
+    if (ngx_turso_members_json_append(buf, size, &pos, "}", 1) != 0) {
+        return 0;
+    }
+
+    return pos;
+}
+
+
+static int
+ngx_turso_members_json_append(char *buf, size_t size, size_t *pos,
+    const char *s, size_t len)
+{
+    if (size - *pos < len) {
+        return -1;
+    }
+
+    memcpy(buf + *pos, s, len);
+    *pos += len;
+
+    return 0;
+}
+
+
+static int
+ngx_turso_members_json_append_field(char *buf, size_t size, size_t *pos,
+    const char *name, const char *value, size_t len)
+{
+    size_t  n;
+
+    /* a comma unless this is the first member after "{" */
+    if (*pos > 1 && ngx_turso_members_json_append(buf, size, pos, ",", 1)) {
+        return -1;
+    }
+
+    if (ngx_turso_members_json_append(buf, size, pos, "\"", 1)
+        || ngx_turso_members_json_append(buf, size, pos, name, strlen(name))
+        || ngx_turso_members_json_append(buf, size, pos, "\":\"", 3))
+    {
+        return -1;
+    }
+
+    n = ngx_turso_members_json_escape(buf + *pos, size - *pos, value, len);
+    if (n == 0 && len != 0) {
+        return -1;
+    }
+
+    *pos += n;
+
+    return ngx_turso_members_json_append(buf, size, pos, "\"", 1);
+}
+
+
+size_t
+ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
+    size_t len)
+{
+    size_t                n, adv, total;
+    unsigned              cp;
+    const char           *out;
+    const unsigned char  *p, *last;
+    char                  tmp[6];
+
+    total = 0;
+    p = (const unsigned char *) src;
+    last = p + len;
+
+    while (p < last) {
+        out = tmp;
+        adv = 1;
+
+        switch (*p) {
+
+        case '"':
+        case '\\':
+            tmp[0] = '\\';
+            tmp[1] = (char) *p;
+            n = 2;
+            break;
+
+        case '\n':
+            out = "\\n";
+            n = 2;
+            break;
+
+        case '\r':
+            out = "\\r";
+            n = 2;
+            break;
+
+        case '\t':
+            out = "\\t";
+            n = 2;
+            break;
+
+        default:
+
+            if (*p < 0x20 || *p == 0x7f) {
+                tmp[0] = '\\';
+                tmp[1] = 'u';
+                tmp[2] = '0';
+                tmp[3] = '0';
+                tmp[4] = ngx_turso_members_json_hex[*p >> 4];
+                tmp[5] = ngx_turso_members_json_hex[*p & 0x0f];
+                n = 6;
+
+            } else if (*p < 0x80) {
+                out = (const char *) p;
+                n = 1;
+
+            } else {
+                n = ngx_turso_members_json_utf8(p, last, &cp);
+
+                if (n == 0) {
+                    /* invalid UTF-8 would make the whole document invalid */
+                    out = "\\ufffd";
+                    n = 6;
+
+                } else {
+                    out = (const char *) p;
+                    adv = n;
+                }
+            }
+
+            break;
+        }
+
+        if (dst != NULL) {
+            if (size - total < n) {
+                return 0;
+            }
+
+            memcpy(dst + total, out, n);
+        }
+
+        total += n;
+        p += adv;
+    }
+
+    return total;
+}
+
+
+int
+ngx_turso_members_json_error_string(const unsigned char *data, size_t len,
+    char *msg, size_t size)
+{
+    int            rc;
+    size_t         n;
+    json_t        *root, *value;
+    const char    *s;
+    json_error_t   err;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    root = json_loadb((const char *) data, len, 0, &err);
+    if (root == NULL) {
+        return 0;
+    }
+
+    rc = 0;
+    value = json_is_object(root) ? json_object_get(root, "error") : NULL;
+
+    if (json_is_string(value)) {
+        s = json_string_value(value);
+        n = json_string_length(value);
+
+        if (n > size - 1) {
+            n = size - 1;
+
+            /* do not cut a UTF-8 sequence in two */
+            while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80) {
+                n--;
+            }
+        }
+
+        memcpy(msg, s, n);
+        msg[n] = '\0';
+        rc = 1;
+    }
+
+    json_decref(root);
+
+    return rc;
+}
