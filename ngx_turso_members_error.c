@@ -1,0 +1,421 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The one error writer: every error a client of the gateway sees, its own
+ * and the upstream's, is a JSON object of one shape, written from values
+ * the gateway validated.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
+    const char *name, u_char *value, size_t len);
+static size_t ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
+    ngx_uint_t code, u_char *buf, size_t size);
+
+
+#define ngx_turso_members_code(c, s, m)  { ngx_string(c), s, ngx_string(m) }
+
+
+ngx_turso_members_code_t  ngx_turso_members_codes[] = {
+    ngx_turso_members_code("ok", 200, ""),
+
+    ngx_turso_members_code("invalid_json", 400,
+                           "request body is not valid JSON"),
+    ngx_turso_members_code("invalid_body", 400, "invalid request body"),
+    ngx_turso_members_code("invalid_role", 400,
+                           "invalid role: must be one of admin, member, "
+                           "viewer"),
+    ngx_turso_members_code("invalid_organization", 400,
+                           "invalid organization: 1 to 64 letters, digits, "
+                           "\"-\" or \"_\""),
+    ngx_turso_members_code("invalid_username", 400,
+                           "invalid username in the path"),
+    ngx_turso_members_code("invalid_email", 400,
+                           "invalid email in the path"),
+    ngx_turso_members_code("role_not_allowed", 403,
+                           "role %s may not be granted through this gateway"),
+    ngx_turso_members_code("body_too_large", 413,
+                           "request body is too large"),
+    ngx_turso_members_code("method_not_allowed", 405,
+                           "method not allowed on this route"),
+    ngx_turso_members_code("route_not_supported", 404,
+                           "route not supported by this gateway"),
+
+    ngx_turso_members_code("member_exists", 409,
+                           "user %u is already a member of organization %o"),
+    ngx_turso_members_code("user_not_found", 404, "could not find user %u"),
+    ngx_turso_members_code("member_not_found", 404,
+                           "user %u is not a member of organization %o"),
+    ngx_turso_members_code("invite_not_found", 404,
+                           "could not find an invite for %e in "
+                           "organization %o"),
+    ngx_turso_members_code("organization_not_found", 404,
+                           "could not find organization %o"),
+    ngx_turso_members_code("not_found", 404, "not found"),
+    ngx_turso_members_code("upstream_rejected", 400,
+                           "the Turso API rejected the request"),
+    ngx_turso_members_code("rate_limited", 429,
+                           "the Turso API is rate limiting the gateway"),
+    ngx_turso_members_code("upstream_unauthorized", 502,
+                           "the gateway's Turso API token was refused"),
+    ngx_turso_members_code("upstream_error", 502,
+                           "the Turso API failed"),
+    ngx_turso_members_code("upstream_unavailable", 502,
+                           "the Turso API is unavailable"),
+    ngx_turso_members_code("upstream_timeout", 504,
+                           "the Turso API did not answer in time"),
+
+    ngx_turso_members_code("bad_request", 400, "bad request"),
+    ngx_turso_members_code("request_timeout", 408,
+                           "the request body was not received in time"),
+    ngx_turso_members_code("forbidden", 403, "forbidden"),
+    ngx_turso_members_code("unauthorized", 401, "authorization required"),
+    ngx_turso_members_code("too_many_requests", 429, "too many requests"),
+    ngx_turso_members_code("service_unavailable", 503,
+                           "service unavailable"),
+    ngx_turso_members_code("internal_error", 500, "internal error"),
+};
+
+
+/*
+ * Writes the message of a code: the validator's own message when there is
+ * one, else the code's template with %o (organization), %u (username),
+ * %e (email) and %s (role) replaced by the validated values.
+ */
+
+static size_t
+ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
+    u_char *buf, size_t size)
+{
+    u_char     *p, *last, *t, *tlast;
+    ngx_str_t   v;
+
+    if (ctx->message.len) {
+        size = ngx_min(ctx->message.len, size);
+        ngx_memcpy(buf, ctx->message.data, size);
+        return size;
+    }
+
+    p = buf;
+    last = buf + size;
+    t = ngx_turso_members_codes[code].message.data;
+    tlast = t + ngx_turso_members_codes[code].message.len;
+
+    while (t < tlast && p < last) {
+
+        if (*t != '%' || t + 1 == tlast) {
+            *p++ = *t++;
+            continue;
+        }
+
+        switch (t[1]) {
+        case 'o':
+            v = ctx->org;
+            break;
+        case 'u':
+            v = ctx->username;
+            break;
+        case 'e':
+            v = ctx->email;
+            break;
+        default:
+            v.data = (u_char *) ctx->role;
+            v.len = ctx->role ? ngx_strlen(ctx->role) : 0;
+        }
+
+        if (v.len == 0) {
+            ngx_str_set(&v, "(unknown)");
+        }
+
+        p = ngx_cpymem(p, v.data, ngx_min(v.len, (size_t) (last - p)));
+        t += 2;
+    }
+
+    return p - buf;
+}
+
+
+static u_char *
+ngx_turso_members_error_field(u_char *p, u_char *last, const char *name,
+    u_char *value, size_t len)
+{
+    size_t  n;
+
+    if (len == 0) {
+        return p;
+    }
+
+    p = ngx_slprintf(p, last, ",\"%s\":\"", name);
+
+    n = ngx_turso_members_json_escape((char *) p, last - p, (char *) value,
+                                      len);
+    if (n == 0) {
+        return p;
+    }
+
+    p += n;
+
+    if (p < last) {
+        *p++ = '"';
+    }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_turso_members_error_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t **out)
+{
+    u_char                    *p, *last;
+    size_t                     len, n;
+    ngx_buf_t                 *b;
+    ngx_turso_members_code_t  *c;
+    u_char                     msg[NGX_TURSO_MEMBERS_ERROR_MAX + 512];
+
+    c = &ngx_turso_members_codes[ctx->code];
+
+    n = ngx_turso_members_error_message(ctx, ctx->code, msg, sizeof(msg));
+
+    /* every string escaped may grow six-fold ("\u00XX") */
+
+    len = sizeof("{\"error\":\"\",\"code\":\"\",\"status\":000"
+                 ",\"organization\":\"\",\"username\":\"\",\"email\":\"\""
+                 ",\"role\":\"\"}") - 1
+          + 6 * (n + ctx->org.len + ctx->username.len + ctx->email.len)
+          + c->code.len + sizeof("viewer");
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+    last = b->end;
+
+    p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg, n);
+    p = ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
+                     &c->code, c->status);
+
+    p = ngx_turso_members_error_field(p, last, "organization", ctx->org.data,
+                                      ctx->org.len);
+    p = ngx_turso_members_error_field(p, last, "username",
+                                      ctx->username.data, ctx->username.len);
+    p = ngx_turso_members_error_field(p, last, "email", ctx->email.data,
+                                      ctx->email.len);
+
+    if (p < last) {
+        *p++ = '}';
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    *out = b;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Sets the status and the headers of an error answer; the headers a
+ * response already had (nginx's own, or the upstream's) stay unless they
+ * describe the body.
+ */
+
+ngx_int_t
+ngx_turso_members_error_headers(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b)
+{
+    r->headers_out.status = ngx_turso_members_codes[ctx->code].status;
+    r->headers_out.status_line.len = 0;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    ngx_str_null(&r->headers_out.charset);
+
+    ngx_http_clear_content_length(r);
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (r->headers_out.content_encoding) {
+        r->headers_out.content_encoding->hash = 0;
+        r->headers_out.content_encoding = NULL;
+    }
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    return NGX_OK;
+}
+
+
+/* answers a request with one of the gateway's own errors */
+
+ngx_int_t
+ngx_turso_members_send_error(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    ctx->code = code;
+    ctx->own_error = 1;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "turso_members: rejected with %ui %V: \"%V\"",
+                  ngx_turso_members_codes[code].status,
+                  &ngx_turso_members_codes[code].code, &ctx->message);
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_turso_members_error_headers(r, ctx, b);
+
+    if (allow && allow->len) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Allow");
+        h->value = *allow;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the code of an upstream error: the status, and for 404 the message */
+
+ngx_uint_t
+ngx_turso_members_upstream_code(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
+{
+    u_char      *p, *last;
+    ngx_buf_t   *b;
+    char         msg[256];
+
+    switch (status) {
+
+    case NGX_HTTP_CONFLICT:
+        return ctx->route ? ctx->route->conflict
+                          : NGX_TURSO_MEMBERS_UPSTREAM_REJECTED;
+
+    case NGX_HTTP_NOT_FOUND:
+        break;
+
+    case NGX_HTTP_UNAUTHORIZED:
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED;
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return NGX_TURSO_MEMBERS_RATE_LIMITED;
+
+    default:
+        return (status >= 400 && status < 500)
+               ? NGX_TURSO_MEMBERS_UPSTREAM_REJECTED
+               : NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+    }
+
+    /* 404: which thing was not found, when the upstream's answer tells */
+
+    b = ctx->upstream_body;
+
+    if (b == NULL
+        || !ngx_turso_members_json_error_string(b->pos, b->last - b->pos,
+                                                msg, sizeof(msg)))
+    {
+        return NGX_TURSO_MEMBERS_NOT_FOUND;
+    }
+
+    p = (u_char *) msg;
+    last = p + ngx_strlen(msg);
+
+    if (ngx_strlcasestrn(p, last, (u_char *) "org", 3 - 1) != NULL
+        && ngx_strlcasestrn(p, last, (u_char *) "user", 4 - 1) == NULL
+        && ngx_strlcasestrn(p, last, (u_char *) "member", 6 - 1) == NULL
+        && ngx_strlcasestrn(p, last, (u_char *) "invite", 6 - 1) == NULL)
+    {
+        return NGX_TURSO_MEMBERS_ORGANIZATION_NOT_FOUND;
+    }
+
+    return ctx->route ? ctx->route->not_found : NGX_TURSO_MEMBERS_NOT_FOUND;
+}
+
+
+/* the code of an error page nginx itself produced in a gateway location */
+
+ngx_uint_t
+ngx_turso_members_nginx_code(ngx_http_request_t *r, ngx_uint_t status)
+{
+    switch (status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        return NGX_TURSO_MEMBERS_BAD_REQUEST;
+
+    case NGX_HTTP_UNAUTHORIZED:
+        return NGX_TURSO_MEMBERS_UNAUTHORIZED;
+
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_TURSO_MEMBERS_FORBIDDEN;
+
+    case NGX_HTTP_NOT_FOUND:
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        return NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        return NGX_TURSO_MEMBERS_REQUEST_TIMEOUT;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        return NGX_TURSO_MEMBERS_BODY_TOO_LARGE;
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return NGX_TURSO_MEMBERS_TOO_MANY_REQUESTS;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return NGX_TURSO_MEMBERS_SERVICE_UNAVAILABLE;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        return NGX_TURSO_MEMBERS_UPSTREAM_UNAVAILABLE;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT;
+
+    default:
+        return (status >= 400 && status < 500) ? NGX_TURSO_MEMBERS_BAD_REQUEST
+                                               : NGX_TURSO_MEMBERS_INTERNAL_ERROR;
+    }
+}

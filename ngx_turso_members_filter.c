@@ -1,0 +1,276 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The response filters: every error leaving a gateway location becomes
+ * the gateway's JSON error.  An upstream error is buffered (its first
+ * bytes kept, to tell which thing was not found and for the log) and
+ * answered once it has ended; successes pass through untouched.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static ngx_int_t ngx_turso_members_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_turso_members_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+static void ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r);
+static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+
+
+static ngx_http_output_header_filter_pt  ngx_turso_members_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_turso_members_next_body_filter;
+
+
+ngx_int_t
+ngx_turso_members_filter_init(ngx_conf_t *cf)
+{
+    ngx_turso_members_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_turso_members_header_filter;
+
+    ngx_turso_members_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_turso_members_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_header_filter(ngx_http_request_t *r)
+{
+    ngx_uint_t                     status;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    if (r != r->main) {
+        return ngx_turso_members_next_header_filter(r);
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (!tlcf->enable && ctx == NULL) {
+        return ngx_turso_members_next_header_filter(r);
+    }
+
+    status = r->headers_out.status;
+
+    if (status < NGX_HTTP_SPECIAL_RESPONSE
+        || (ctx && (ctx->own_error || ctx->buffering || ctx->replacing)))
+    {
+        return ngx_turso_members_next_header_filter(r);
+    }
+
+    if (ctx == NULL) {
+        /* an error nginx answered before the access phase, e.g. a 413 */
+
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
+    }
+
+    if (r->err_status || r->upstream == NULL) {
+
+        /* nginx's own error page: its status tells all there is to know */
+
+        ctx->code = ngx_turso_members_nginx_code(r, status);
+        ctx->replacing = 1;
+
+        return ngx_turso_members_send_replacement(r, ctx);
+    }
+
+    /* the upstream's error: wait for its body */
+
+    ctx->upstream_status = status;
+    ctx->buffering = 1;
+
+    r->filter_need_in_memory = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    size_t                    n;
+    ngx_buf_t                *b, *ub;
+    ngx_uint_t                last;
+    ngx_chain_t              *cl;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || r != r->main || !(ctx->buffering || ctx->replacing)) {
+        return ngx_turso_members_next_body_filter(r, in);
+    }
+
+    /* the body being replaced is consumed, never sent */
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ctx->buffering && ngx_buf_in_memory(b) && b->last > b->pos) {
+            ub = ctx->upstream_body;
+
+            if (ub == NULL) {
+                ub = ngx_create_temp_buf(r->pool,
+                                         NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX);
+                if (ub == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ctx->upstream_body = ub;
+            }
+
+            n = ngx_min((size_t) (b->last - b->pos),
+                        (size_t) (ub->end - ub->last));
+            ub->last = ngx_cpymem(ub->last, b->pos, n);
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (ctx->replacing) {
+        return NGX_OK;
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->buffering = 0;
+    ctx->replacing = 1;
+
+    ctx->code = ngx_turso_members_upstream_code(r, ctx, ctx->upstream_status);
+
+    ngx_turso_members_log_upstream(r, ctx);
+
+    ngx_turso_members_clear_upstream_headers(r);
+
+    return ngx_turso_members_send_replacement(r, ctx);
+}
+
+
+/* sends the postponed header and the gateway's body in place of the error */
+
+static ngx_int_t
+ngx_turso_members_send_replacement(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_turso_members_error_headers(r, ctx, b);
+
+    rc = ngx_turso_members_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_turso_members_next_body_filter(r, &out);
+}
+
+
+/* no header of the upstream's error describes the gateway's answer */
+
+static void
+ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        h[i].hash = 0;
+    }
+
+    r->headers_out.content_encoding = NULL;
+    r->headers_out.location = NULL;
+    r->headers_out.refresh = NULL;
+    r->headers_out.www_authenticate = NULL;
+    r->headers_out.expires = NULL;
+    r->headers_out.content_range = NULL;
+}
+
+
+static void
+ngx_turso_members_log_upstream(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_buf_t   *b;
+    ngx_uint_t   level;
+
+    b = ctx->upstream_body;
+    len = 0;
+    p = NULL;
+
+    if (b && b->last > b->pos) {
+        len = ngx_min((size_t) (b->last - b->pos), 512);
+
+        p = ngx_pnalloc(r->pool, 6 * len);
+        if (p == NULL) {
+            return;
+        }
+
+        len = ngx_turso_members_json_escape((char *) p, 6 * len,
+                                            (char *) b->pos, len);
+    }
+
+    level = (ctx->code == NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED)
+            ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "turso_members: upstream answered %ui, sent as %V%s; "
+                  "upstream body: \"%*s\"",
+                  ctx->upstream_status,
+                  &ngx_turso_members_codes[ctx->code].code,
+                  level == NGX_LOG_ERR
+                  ? " (check the gateway's Turso API token)" : "",
+                  len, p);
+}

@@ -1,0 +1,524 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The access-phase handler: matches the route, reads and validates the
+ * body, replaces it with the canonical one and puts the gateway's token
+ * in place of the client's Authorization.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
+static void ngx_turso_members_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_turso_members_process_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+static ngx_int_t ngx_turso_members_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_turso_members_set_body(ngx_http_request_t *r,
+    u_char *data, size_t len);
+static ngx_int_t ngx_turso_members_forward(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+static ngx_int_t ngx_turso_members_set_header(ngx_http_request_t *r,
+    ngx_table_elt_t **slot, const char *key, ngx_str_t *value);
+static ngx_int_t ngx_turso_members_message(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, const char *msg);
+static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
+    ngx_str_t *dst, const char *src, size_t len);
+
+
+ngx_int_t
+ngx_turso_members_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      allow;
+    ngx_uint_t                     code;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (!tlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx) {
+        /* the phases run again once the body is read */
+
+        if (ctx->code != NGX_TURSO_MEMBERS_OK && !ctx->own_error) {
+            return ngx_turso_members_reject(r, ctx, ctx->code, NULL);
+        }
+
+        return ctx->status;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->status = NGX_DONE;
+
+    ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
+
+    if (r != r->main) {
+        /* a subrequest must not become a way around the checks */
+        return ngx_turso_members_reject(r, ctx, NGX_TURSO_MEMBERS_FORBIDDEN,
+                                        NULL);
+    }
+
+    ngx_str_null(&allow);
+
+    code = ngx_turso_members_route_find(r, ctx, &allow);
+
+    if (code != NGX_TURSO_MEMBERS_OK) {
+        return ngx_turso_members_reject(r, ctx, code, &allow);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members route \"%V\" org \"%V\"",
+                   &ctx->route->operation, &ctx->org);
+
+    if (ctx->route->body.fields == 0) {
+
+        if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+            ngx_turso_members_message(r, ctx,
+                                      "this route takes no request body");
+            return ngx_turso_members_reject(r, ctx,
+                                            NGX_TURSO_MEMBERS_INVALID_BODY,
+                                            NULL);
+        }
+
+        rc = ngx_turso_members_forward(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        ctx->status = NGX_DECLINED;
+        return NGX_DECLINED;
+    }
+
+    /* too large by its Content-Length: answered before reading the body */
+
+    if (r->headers_in.content_length_n > (off_t) tlcf->max_body_size) {
+        return ngx_turso_members_reject(r, ctx,
+                                        NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
+                                        NULL);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_turso_members_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_turso_members_reject(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
+    ngx_uint_t code, ngx_str_t *allow)
+{
+    ngx_int_t  rc;
+
+    if (r->request_body == NULL) {
+        /* no "100 Continue" for a body that will be thrown away */
+        r->expect_tested = 1;
+    }
+
+    rc = ngx_turso_members_send_error(r, ctx, code, allow);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_turso_members_body_handler(ngx_http_request_t *r)
+{
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    ctx->status = ngx_turso_members_process_body(r, ctx);
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_turso_members_process_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char                         *p;
+    size_t                          size;
+    ngx_int_t                       rc;
+    ngx_str_t                       raw;
+    const char                     *role;
+    ngx_turso_members_body_t       *body;
+    ngx_turso_members_loc_conf_t   *tlcf;
+    const ngx_turso_members_route_t  *rt;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    rt = ctx->route;
+
+    rc = ngx_turso_members_read_body(r, &raw);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_DECLINED) {
+            ctx->code = NGX_TURSO_MEMBERS_BODY_TOO_LARGE;
+            return NGX_DONE;
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    body = ngx_palloc(r->pool, sizeof(ngx_turso_members_body_t));
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body)) {
+
+    case NGX_TURSO_MEMBERS_JSON_OK:
+        break;
+
+    case NGX_TURSO_MEMBERS_JSON_INVALID_JSON:
+        ctx->code = NGX_TURSO_MEMBERS_INVALID_JSON;
+        break;
+
+    case NGX_TURSO_MEMBERS_JSON_INVALID_ROLE:
+        ctx->code = NGX_TURSO_MEMBERS_INVALID_ROLE;
+        break;
+
+    default:
+        ctx->code = NGX_TURSO_MEMBERS_INVALID_BODY;
+    }
+
+    if (ctx->code != NGX_TURSO_MEMBERS_OK) {
+        if (ngx_turso_members_message(r, ctx, body->error) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DONE;
+    }
+
+    /* the Node client names the user in the path and in "member" */
+
+    if (body->present & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
+        if (body->member_len != ctx->username.len
+            || ngx_strncmp(body->member, ctx->username.data,
+                           ctx->username.len) != 0)
+        {
+            ctx->code = NGX_TURSO_MEMBERS_INVALID_BODY;
+            ngx_turso_members_message(r, ctx, "\"member\" in the body does "
+                                      "not match the username in the path");
+            return NGX_DONE;
+        }
+    }
+
+    if (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME) {
+        if (ngx_turso_members_copy(r, &ctx->username, body->username,
+                                   body->username_len)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->username.len) {
+        ngx_memcpy(body->username, ctx->username.data, ctx->username.len);
+        body->username_len = ctx->username.len;
+        body->present |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
+    }
+
+    if (body->present & NGX_TURSO_MEMBERS_FIELD_EMAIL) {
+        if (ngx_turso_members_copy(r, &ctx->email, body->email,
+                                   body->email_len)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    role = body->role;
+
+    if (role == NULL && rt->default_role) {
+        role = tlcf->default_role;
+    }
+
+    ctx->role = role;
+
+    if (role && !(tlcf->allowed_roles & ngx_turso_members_role_bit(role))) {
+        ctx->code = NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED;
+        return NGX_DONE;
+    }
+
+    size = sizeof("{\"username\":\"\",\"email\":\"\",\"role\":\"viewer\"}")
+           + 6 * (body->username_len + body->email_len);
+
+    p = ngx_pnalloc(r->pool, size);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = ngx_turso_members_json_write(body,
+                                        NGX_TURSO_MEMBERS_FIELD_USERNAME
+                                        |NGX_TURSO_MEMBERS_FIELD_EMAIL
+                                        |NGX_TURSO_MEMBERS_FIELD_ROLE,
+                                        role, (char *) p, size);
+    if (size == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_turso_members_set_body(r, p, size) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_turso_members_forward(r, ctx);
+}
+
+
+/*
+ * The body as one piece of memory: nginx gives it as memory buffers or as
+ * a temporary file.  NGX_DECLINED: larger than turso_members_max_body_size.
+ */
+
+static ngx_int_t
+ngx_turso_members_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char                        *p;
+    off_t                          len;
+    ssize_t                        n;
+    ngx_buf_t                     *b;
+    ngx_chain_t                   *cl;
+    ngx_http_request_body_t       *rb;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    rb = r->request_body;
+
+    ngx_str_null(body);
+
+    if (rb == NULL || rb->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > (off_t) tlcf->max_body_size) {
+        return NGX_DECLINED;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    b = rb->bufs->buf;
+
+    if (rb->bufs->next == NULL && !b->in_file) {
+        body->data = b->pos;
+        body->len = b->last - b->pos;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = (size_t) len;
+
+    for (cl = rb->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                              b->file_pos);
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "turso_members: cannot read the request body "
+                              "from \"%V\"", &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the canonical body replaces the client's, with its own length */
+
+static ngx_int_t
+ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+    ngx_str_t     value;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = data;
+    b->pos = data;
+    b->last = data + len;
+    b->end = data + len;
+    b->temporary = 1;
+    b->last_buf = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->request_body->bufs = cl;
+
+    /* the proxy module sends r->headers_in.content_length_n */
+
+    r->headers_in.content_length_n = len;
+
+    value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%uz", len) - value.data;
+
+    return ngx_turso_members_set_header(r, &r->headers_in.content_length,
+                                        "Content-Length", &value);
+}
+
+
+static ngx_int_t
+ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
+{
+    ngx_str_t                      json;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (ngx_turso_members_route_upstream_uri(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_turso_members_set_header(r, &r->headers_in.authorization,
+                                     "Authorization", &tlcf->authorization)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->route->body.fields) {
+        ngx_str_set(&json, "application/json");
+
+        if (ngx_turso_members_set_header(r, &r->headers_in.content_type,
+                                         "Content-Type", &json)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members upstream uri \"%V\"", &ctx->upstream_uri);
+
+    return NGX_DECLINED;
+}
+
+
+/* replaces the value of a request header, adding it when it is missing */
+
+static ngx_int_t
+ngx_turso_members_set_header(ngx_http_request_t *r, ngx_table_elt_t **slot,
+    const char *key, ngx_str_t *value)
+{
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    h = *slot;
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = ngx_strlen(key);
+
+        h->key.data = (u_char *) key;
+        h->key.len = len;
+
+        h->lowcase_key = ngx_pnalloc(r->pool, len);
+        if (h->lowcase_key == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_strlow(h->lowcase_key, h->key.data, len);
+        h->hash = ngx_hash_key(h->lowcase_key, len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+
+        *slot = h;
+    }
+
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_message(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
+    const char *msg)
+{
+    return ngx_turso_members_copy(r, &ctx->message, msg, ngx_strlen(msg));
+}
+
+
+static ngx_int_t
+ngx_turso_members_copy(ngx_http_request_t *r, ngx_str_t *dst,
+    const char *src, size_t len)
+{
+    dst->data = ngx_pnalloc(r->pool, len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, src, len);
+    dst->len = len;
+
+    return NGX_OK;
+}

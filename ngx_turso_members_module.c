@@ -1,0 +1,464 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The module definition: directives, configuration, variables.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static ngx_int_t ngx_turso_members_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_turso_members_init(ngx_conf_t *cf);
+static void *ngx_turso_members_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_turso_members_default_role(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_turso_members_allowed_roles(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_turso_members_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_code_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_operation_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_token_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_command_t  ngx_turso_members_commands[] = {
+
+    { ngx_string("turso_members"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_turso_members_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("turso_members_token_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_turso_members_token_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_token_env"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_turso_members_token_env,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_default_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_turso_members_default_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_allowed_roles"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_turso_members_allowed_roles,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_turso_members_loc_conf_t, max_body_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_turso_members_module_ctx = {
+    ngx_turso_members_add_variables,       /* preconfiguration */
+    ngx_turso_members_init,                /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_turso_members_create_loc_conf,     /* create location configuration */
+    ngx_turso_members_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_turso_members_module = {
+    NGX_MODULE_V1,
+    &ngx_turso_members_module_ctx,         /* module context */
+    ngx_turso_members_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_turso_members_vars[] = {
+
+    { ngx_string("turso_members_upstream_uri"), NULL,
+      ngx_turso_members_str_variable,
+      offsetof(ngx_turso_members_ctx_t, upstream_uri),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_org"), NULL,
+      ngx_turso_members_str_variable,
+      offsetof(ngx_turso_members_ctx_t, org),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_username"), NULL,
+      ngx_turso_members_str_variable,
+      offsetof(ngx_turso_members_ctx_t, username),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_email"), NULL,
+      ngx_turso_members_str_variable,
+      offsetof(ngx_turso_members_ctx_t, email),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_role"), NULL,
+      ngx_turso_members_role_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_code"), NULL,
+      ngx_turso_members_code_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_operation"), NULL,
+      ngx_turso_members_operation_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_token_id"), NULL,
+      ngx_turso_members_token_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_turso_members_ok = ngx_string("ok");
+
+
+static ngx_int_t
+ngx_turso_members_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_turso_members_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_turso_members_access_handler;
+
+    return ngx_turso_members_filter_init(cf);
+}
+
+
+static void *
+ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_turso_members_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_turso_members_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->authorization = { 0, NULL };
+     *     conf->token_source = { 0, NULL };
+     *     conf->token_id = { 0, NULL };
+     *     conf->default_role = NULL;
+     *     conf->allowed_roles = 0;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static char *
+ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_turso_members_loc_conf_t  *prev = parent;
+    ngx_turso_members_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              16 * 1024);
+
+    if (conf->authorization.data == NULL) {
+        conf->authorization = prev->authorization;
+        conf->token_source = prev->token_source;
+        conf->token_id = prev->token_id;
+    }
+
+    if (conf->default_role == NULL) {
+        conf->default_role = prev->default_role ? prev->default_role
+                                                : "member";
+    }
+
+    if (conf->allowed_roles == 0) {
+        conf->allowed_roles = prev->allowed_roles ? prev->allowed_roles
+                                                  : NGX_TURSO_MEMBERS_ROLE_ALL;
+    }
+
+    if (conf->enable && conf->authorization.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"turso_members\" is on but no Turso API token "
+                           "is configured: use \"turso_members_token_file\" "
+                           "or \"turso_members_token_env\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t
+ngx_turso_members_role_bit(const char *role)
+{
+    switch (role[0]) {
+    case 'a':
+        return NGX_TURSO_MEMBERS_ROLE_ADMIN;
+    case 'm':
+        return NGX_TURSO_MEMBERS_ROLE_MEMBER;
+    default:
+        return NGX_TURSO_MEMBERS_ROLE_VIEWER;
+    }
+}
+
+
+static char *
+ngx_turso_members_default_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_turso_members_loc_conf_t *tlcf = conf;
+
+    ngx_str_t   *value;
+    const char  *role;
+
+    if (tlcf->default_role != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    role = ngx_turso_members_role(value[1].data, value[1].len);
+
+    if (role == NULL || ngx_strcmp(role, value[1].data) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid role \"%V\": the default role must be "
+                           "\"admin\", \"member\" or \"viewer\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tlcf->default_role = role;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_turso_members_allowed_roles(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_turso_members_loc_conf_t *tlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    const char  *role;
+
+    if (tlcf->allowed_roles != 0) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        role = ngx_turso_members_role(value[i].data, value[i].len);
+
+        if (role == NULL || ngx_strcmp(role, value[i].data) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid role \"%V\": allowed roles are "
+                               "\"admin\", \"member\" and \"viewer\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        tlcf->allowed_roles |= ngx_turso_members_role_bit(role);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *s;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+
+    if (s->data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->role == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_strlen(ctx->role);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = (u_char *) ctx->role;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_code_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *s;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = ctx->code ? &ngx_turso_members_codes[ctx->code].code
+                  : &ngx_turso_members_ok;
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_operation_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->route == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->route->operation.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->route->operation.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_token_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (tlcf->token_id.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = tlcf->token_id.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = tlcf->token_id.data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,177 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ */
+
+
+#ifndef _NGX_TURSO_MEMBERS_MODULE_H_INCLUDED_
+#define _NGX_TURSO_MEMBERS_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_json.h"
+
+
+/* operations, as bits, so that a location can allow a subset of them */
+#define NGX_TURSO_MEMBERS_OP_LIST_MEMBERS    0x0001
+#define NGX_TURSO_MEMBERS_OP_GET_MEMBER      0x0002
+#define NGX_TURSO_MEMBERS_OP_ADD_MEMBER      0x0004
+#define NGX_TURSO_MEMBERS_OP_UPDATE_ROLE     0x0008
+#define NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER   0x0010
+#define NGX_TURSO_MEMBERS_OP_LIST_INVITES    0x0020
+#define NGX_TURSO_MEMBERS_OP_INVITE          0x0040
+#define NGX_TURSO_MEMBERS_OP_DELETE_INVITE   0x0080
+#define NGX_TURSO_MEMBERS_OP_ALL             0x00ff
+
+/* what the last path segment of a route names */
+#define NGX_TURSO_MEMBERS_ITEM_NONE          0
+#define NGX_TURSO_MEMBERS_ITEM_USERNAME      1
+#define NGX_TURSO_MEMBERS_ITEM_EMAIL         2
+
+#define NGX_TURSO_MEMBERS_ROLE_ADMIN         0x01
+#define NGX_TURSO_MEMBERS_ROLE_MEMBER        0x02
+#define NGX_TURSO_MEMBERS_ROLE_VIEWER        0x04
+#define NGX_TURSO_MEMBERS_ROLE_ALL           0x07
+
+/* how much of an upstream error body is kept for inspection and the log */
+#define NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX  2048
+
+
+typedef enum {
+    NGX_TURSO_MEMBERS_OK = 0,
+
+    /* the gateway's own answers */
+    NGX_TURSO_MEMBERS_INVALID_JSON,
+    NGX_TURSO_MEMBERS_INVALID_BODY,
+    NGX_TURSO_MEMBERS_INVALID_ROLE,
+    NGX_TURSO_MEMBERS_INVALID_ORGANIZATION,
+    NGX_TURSO_MEMBERS_INVALID_USERNAME,
+    NGX_TURSO_MEMBERS_INVALID_EMAIL,
+    NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED,
+    NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
+    NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED,
+    NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED,
+
+    /* the upstream's answers, normalized */
+    NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+    NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+    NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND,
+    NGX_TURSO_MEMBERS_INVITE_NOT_FOUND,
+    NGX_TURSO_MEMBERS_ORGANIZATION_NOT_FOUND,
+    NGX_TURSO_MEMBERS_NOT_FOUND,
+    NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+    NGX_TURSO_MEMBERS_RATE_LIMITED,
+    NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED,
+    NGX_TURSO_MEMBERS_UPSTREAM_ERROR,
+    NGX_TURSO_MEMBERS_UPSTREAM_UNAVAILABLE,
+    NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT,
+
+    /* nginx's own error pages in a gateway location */
+    NGX_TURSO_MEMBERS_BAD_REQUEST,
+    NGX_TURSO_MEMBERS_REQUEST_TIMEOUT,
+    NGX_TURSO_MEMBERS_FORBIDDEN,
+    NGX_TURSO_MEMBERS_UNAUTHORIZED,
+    NGX_TURSO_MEMBERS_TOO_MANY_REQUESTS,
+    NGX_TURSO_MEMBERS_SERVICE_UNAVAILABLE,
+    NGX_TURSO_MEMBERS_INTERNAL_ERROR,
+
+    NGX_TURSO_MEMBERS_CODE_LAST
+} ngx_turso_members_code_e;
+
+
+typedef struct {
+    ngx_uint_t                      method;
+    ngx_uint_t                      version;
+    ngx_str_t                       collection;
+    ngx_uint_t                      item;
+    ngx_str_t                       operation;
+    ngx_uint_t                      op;
+    ngx_turso_members_body_spec_t   body;
+    ngx_uint_t                      not_found;
+    ngx_uint_t                      conflict;
+    /* the route the request is forwarded as: the documented one */
+    ngx_str_t                       upstream_collection;
+    unsigned                        upstream_item:1;
+    unsigned                        default_role:1;
+} ngx_turso_members_route_t;
+
+
+typedef struct {
+    ngx_flag_t                      enable;
+    ngx_str_t                       authorization;  /* "Bearer <token>" */
+    ngx_str_t                       token_source;   /* for messages */
+    ngx_str_t                       token_id;
+    const char                     *default_role;
+    ngx_uint_t                      allowed_roles;
+    size_t                          max_body_size;
+} ngx_turso_members_loc_conf_t;
+
+
+typedef struct {
+    const ngx_turso_members_route_t  *route;
+    ngx_str_t                       org;
+    ngx_str_t                       username;
+    ngx_str_t                       email;
+    ngx_str_t                       upstream_uri;
+    ngx_str_t                       message;
+    const char                     *role;
+    ngx_uint_t                      code;
+    ngx_int_t                       status;      /* for the phase re-entry */
+    ngx_buf_t                      *upstream_body;
+    ngx_uint_t                      upstream_status;
+
+    unsigned                        own_error:1;
+    unsigned                        buffering:1;
+    unsigned                        replacing:1;
+    unsigned                        sent:1;
+} ngx_turso_members_ctx_t;
+
+
+typedef struct {
+    ngx_str_t                       code;
+    ngx_uint_t                      status;
+    ngx_str_t                       message;
+} ngx_turso_members_code_t;
+
+
+/* ngx_turso_members_module.c */
+ngx_uint_t ngx_turso_members_role_bit(const char *role);
+
+/* ngx_turso_members_route.c */
+ngx_uint_t ngx_turso_members_route_find(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
+ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+
+/* ngx_turso_members_handler.c */
+ngx_int_t ngx_turso_members_access_handler(ngx_http_request_t *r);
+
+/* ngx_turso_members_filter.c */
+ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);
+
+/* ngx_turso_members_error.c */
+extern ngx_turso_members_code_t  ngx_turso_members_codes[];
+ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t **out);
+ngx_int_t ngx_turso_members_error_headers(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
+ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
+ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
+ngx_uint_t ngx_turso_members_nginx_code(ngx_http_request_t *r,
+    ngx_uint_t status);
+
+/* ngx_turso_members_token.c */
+char *ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+extern ngx_module_t  ngx_turso_members_module;
+
+
+#endif /* _NGX_TURSO_MEMBERS_MODULE_H_INCLUDED_ */

@@ -1,0 +1,358 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The routes the gateway knows, as data, and the matching of a request
+ * against them.  Nothing outside this table is ever proxied.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+#define F_USERNAME  NGX_TURSO_MEMBERS_FIELD_USERNAME
+#define F_ROLE      NGX_TURSO_MEMBERS_FIELD_ROLE
+#define F_EMAIL     NGX_TURSO_MEMBERS_FIELD_EMAIL
+#define F_MEMBER    NGX_TURSO_MEMBERS_FIELD_MEMBER
+
+
+static u_char *ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src);
+
+
+static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
+
+    /* GET /v1/organizations/{org}/members */
+    { NGX_HTTP_GET, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("members"), 0, 0 },
+
+    /* POST /v1/organizations/{org}/members: Add Member, as documented */
+    { NGX_HTTP_POST, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+      { F_USERNAME|F_ROLE, F_USERNAME, 0 },
+      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      ngx_string("members"), 0, 1 },
+
+    /*
+     * POST /v1/organizations/{org}/members/{username}: Add Member as the
+     * official Node client sends it, {"member": ..., "role": ...}
+     */
+    { NGX_HTTP_POST, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+      { F_MEMBER|F_ROLE, 0, 0 },
+      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      ngx_string("members"), 0, 1 },
+
+    /* GET /v1/organizations/{org}/members/{username} */
+    { NGX_HTTP_GET, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("members"), 1, 0 },
+
+    /* PATCH /v1/organizations/{org}/members/{username}: Update Role */
+    { NGX_HTTP_PATCH, 1, ngx_string("members"),
+      NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      ngx_string("update_role"), NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
+      { F_ROLE, F_ROLE, 0 },
+      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("members"), 1, 0 },
+
+    /* DELETE /v1/organizations/{org}/members/{username} */
+    { NGX_HTTP_DELETE, 1, ngx_string("members"),
+      NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      ngx_string("remove_member"), NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("members"), 1, 0 },
+
+    /* GET /v2/organizations/{org}/invites */
+    { NGX_HTTP_GET, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("invites"), 0, 0 },
+
+    /* POST /v2/organizations/{org}/invites */
+    { NGX_HTTP_POST, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
+      { F_EMAIL|F_USERNAME|F_ROLE, 0, F_EMAIL|F_USERNAME },
+      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      ngx_string("invites"), 0, 1 },
+
+    /* DELETE /v2/organizations/{org}/invites/{email} */
+    { NGX_HTTP_DELETE, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
+      ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("invites"), 1, 0 },
+
+    /* POST /v1/organizations/{org}/invites, the older route */
+    { NGX_HTTP_POST, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
+      { F_EMAIL|F_ROLE, F_EMAIL, 0 },
+      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      ngx_string("invites"), 0, 1 },
+
+    /* POST /v1/organizations/{org}/invite, as the Go CLI sends it */
+    { NGX_HTTP_POST, 1, ngx_string("invite"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
+      { F_EMAIL|F_ROLE, F_EMAIL, 0 },
+      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      ngx_string("invite"), 0, 1 },
+
+    { 0, 0, ngx_null_string, 0, ngx_null_string, 0, { 0, 0, 0 }, 0, 0,
+      ngx_null_string, 0, 0 }
+};
+
+
+/*
+ * Matches r->uri, which nginx has already decoded and freed of dot
+ * segments and repeated slashes, against the table.  Returns
+ * NGX_TURSO_MEMBERS_OK with ctx->route, ctx->org and the item set, or the
+ * error code to answer with; for a method that the path does not take,
+ * "allow" gets the value of the Allow header.
+ */
+
+ngx_uint_t
+ngx_turso_members_route_find(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *allow)
+{
+    u_char                     *p, *last, *seg[3], *end[3], *a;
+    ngx_str_t                   item;
+    ngx_uint_t                  version, n, shape;
+    ngx_turso_members_route_t  *rt;
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    if (r->uri.len < sizeof("/v1/organizations/") - 1
+        || ngx_strncmp(p, "/v", 2) != 0
+        || (p[2] != '1' && p[2] != '2')
+        || ngx_strncmp(p + 3, "/organizations/",
+                       sizeof("/organizations/") - 1) != 0)
+    {
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+    }
+
+    version = p[2] - '0';
+    p += sizeof("/v1/organizations/") - 1;
+
+    /* {org}/{collection}[/{item}], no empty segment, no trailing slash */
+
+    for (n = 0; n < 3 && p < last; n++) {
+        seg[n] = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        end[n] = p;
+
+        if (end[n] == seg[n]) {
+            return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+        }
+
+        if (p < last) {
+            p++;
+
+            if (p == last) {
+                return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+            }
+        }
+    }
+
+    if (n < 2 || p < last) {
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+    }
+
+    shape = 0;
+    ctx->route = NULL;
+
+    for (rt = ngx_turso_members_routes; rt->method; rt++) {
+
+        if (rt->version != version
+            || (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) != (n == 3)
+            || rt->collection.len != (size_t) (end[1] - seg[1])
+            || ngx_strncmp(rt->collection.data, seg[1], rt->collection.len)
+               != 0)
+        {
+            continue;
+        }
+
+        shape++;
+
+        if (rt->method == r->method) {
+            ctx->route = rt;
+            break;
+        }
+    }
+
+    if (shape == 0) {
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+    }
+
+    if (ctx->route == NULL) {
+
+        /* list the methods this path takes, for the Allow header */
+
+        allow->data = ngx_pnalloc(r->pool, sizeof("DELETE, PATCH, POST, GET"));
+        if (allow->data == NULL) {
+            return NGX_TURSO_MEMBERS_INTERNAL_ERROR;
+        }
+
+        a = allow->data;
+
+        for (rt = ngx_turso_members_routes; rt->method; rt++) {
+            if (rt->version != version
+                || (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) != (n == 3)
+                || rt->collection.len != (size_t) (end[1] - seg[1])
+                || ngx_strncmp(rt->collection.data, seg[1],
+                               rt->collection.len) != 0)
+            {
+                continue;
+            }
+
+            if (a != allow->data) {
+                *a++ = ','; *a++ = ' ';
+            }
+
+            switch (rt->method) {
+            case NGX_HTTP_GET:
+                a = ngx_cpymem(a, "GET", 3);
+                break;
+            case NGX_HTTP_POST:
+                a = ngx_cpymem(a, "POST", 4);
+                break;
+            case NGX_HTTP_PATCH:
+                a = ngx_cpymem(a, "PATCH", 5);
+                break;
+            default:
+                a = ngx_cpymem(a, "DELETE", 6);
+            }
+        }
+
+        allow->len = a - allow->data;
+
+        return NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED;
+    }
+
+    ctx->org.data = seg[0];
+    ctx->org.len = end[0] - seg[0];
+
+    if (!ngx_turso_members_valid_org(ctx->org.data, ctx->org.len)) {
+        ngx_str_null(&ctx->org);
+        return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
+    }
+
+    if (n < 3) {
+        return NGX_TURSO_MEMBERS_OK;
+    }
+
+    item.data = seg[2];
+    item.len = end[2] - seg[2];
+
+    if (ctx->route->item == NGX_TURSO_MEMBERS_ITEM_EMAIL) {
+        if (!ngx_turso_members_valid_email(item.data, item.len)) {
+            return NGX_TURSO_MEMBERS_INVALID_EMAIL;
+        }
+
+        ctx->email = item;
+
+    } else {
+        if (!ngx_turso_members_valid_username(item.data, item.len)) {
+            return NGX_TURSO_MEMBERS_INVALID_USERNAME;
+        }
+
+        ctx->username = item;
+    }
+
+    return NGX_TURSO_MEMBERS_OK;
+}
+
+
+/*
+ * The upstream path is rebuilt from the validated parts, each escaped,
+ * so that no trick in the client's URI (and no query string) reaches
+ * the upstream.
+ */
+
+ngx_int_t
+ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_str_t                        *item;
+    const ngx_turso_members_route_t  *rt;
+
+    rt = ctx->route;
+    item = NULL;
+
+    if (rt->upstream_item) {
+        item = (rt->item == NGX_TURSO_MEMBERS_ITEM_EMAIL) ? &ctx->email
+                                                          : &ctx->username;
+    }
+
+    len = sizeof("/v1/organizations//") - 1 + ctx->org.len
+          + rt->upstream_collection.len;
+
+    if (item) {
+        len += 1 + 3 * item->len;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->upstream_uri.data = p;
+
+    p = ngx_sprintf(p, "/v%ui/organizations/%V/%V", rt->version, &ctx->org,
+                    &rt->upstream_collection);
+
+    if (item) {
+        *p++ = '/';
+        p = ngx_turso_members_route_escape(p, item);
+    }
+
+    ctx->upstream_uri.len = p - ctx->upstream_uri.data;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src)
+{
+    u_char      c, *p, *last;
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    p = src->data;
+    last = p + src->len;
+
+    while (p < last) {
+        c = *p++;
+
+        /* RFC 3986 unreserved characters, and "@" and "+" of emails */
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+            || c == '~' || c == '@' || c == '+')
+        {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[c >> 4];
+        *dst++ = hex[c & 0xf];
+    }
+
+    return dst;
+}
