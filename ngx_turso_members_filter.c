@@ -23,10 +23,13 @@ static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
 static void ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static ngx_int_t ngx_turso_members_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
 
 
 static ngx_http_output_header_filter_pt  ngx_turso_members_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_turso_members_next_body_filter;
+static ngx_http_request_body_filter_pt   ngx_turso_members_next_request_body;
 
 
 ngx_int_t
@@ -38,7 +41,43 @@ ngx_turso_members_filter_init(ngx_conf_t *cf)
     ngx_turso_members_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_turso_members_body_filter;
 
+    ngx_turso_members_next_request_body = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_turso_members_request_body_filter;
+
     return NGX_OK;
+}
+
+
+/*
+ * Counts the body as it arrives, so that a chunked body over
+ * turso_members_max_body_size is refused without reading the rest of it.
+ */
+
+static ngx_int_t
+ngx_turso_members_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                   *cl;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx != NULL && ctx->route != NULL) {
+        tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+        for (cl = in; cl; cl = cl->next) {
+            ctx->body_size += ngx_buf_size(cl->buf);
+        }
+
+        if (ctx->body_size > (off_t) tlcf->max_body_size) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "turso_members: request body is larger than "
+                          "%uz bytes", tlcf->max_body_size);
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+
+    return ngx_turso_members_next_request_body(r, in);
 }
 
 

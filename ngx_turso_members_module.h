@@ -121,6 +121,7 @@ typedef struct {
     ngx_int_t                       status;      /* for the phase re-entry */
     ngx_buf_t                      *upstream_body;
     ngx_uint_t                      upstream_status;
+    off_t                           body_size;
 
     unsigned                        own_error:1;
     unsigned                        buffering:1;
