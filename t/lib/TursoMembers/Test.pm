@@ -52,7 +52,10 @@ use Time::HiRes qw(sleep time);
 
 use Exporter ();
 our @ISA = (q(Exporter));
-our @EXPORT = qw(default_locations json_body);
+our @EXPORT = qw(default_locations json_body error_is
+                 ADD_MEMBER);
+
+use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
 our $TIMEOUT = 5;
 
@@ -111,6 +114,63 @@ LOC
     }
 
     return $out;
+}
+
+
+# The gateway's error answer: status, JSON content type, exact length,
+# {"error":"<message>","code":"<code>","status":<int>, ...}.  %fields:
+# organization/username => value (must be equal) or undef (must be absent).
+sub error_is {
+    my ($r, $status, $code, $name, %fields) = @_;
+
+    my $tb = Test::More->builder;
+
+    my @why;
+    push @why, "status $r->{status}, want $status" if $r->{status} != $status;
+    push @why, "content-type " . ($r->{headers}{'content-type'} // 'none')
+        unless ($r->{headers}{'content-type'} // '') =~ m{^application/json\b};
+    push @why, "content-length " . ($r->{headers}{'content-length'} // 'none')
+               . " for " . length($r->{body} // '') . " bytes"
+        unless defined $r->{headers}{'content-length'}
+               && $r->{headers}{'content-length'} == length($r->{body} // '');
+
+    my $j = decode_json_maybe($r->{body});
+    if (ref $j ne 'HASH') {
+        push @why, "body is not a JSON object";
+    } else {
+        push @why, "code " . ($j->{code} // 'none') . ", want $code"
+            if ($j->{code} // '') ne $code;
+        push @why, "error is not a non-empty string"
+            unless defined $j->{error} && !ref $j->{error}
+                   && length $j->{error};
+        push @why, "status field is not the number $status"
+            unless $r->{body} =~ /"status"\s*:\s*$status\s*[,}]/;
+        for my $f (sort keys %fields) {
+            if (!defined $fields{$f}) {
+                push @why, "$f present: $j->{$f}" if exists $j->{$f};
+            } elsif (($j->{$f} // '') ne $fields{$f}) {
+                push @why, "$f is " . ($j->{$f} // 'absent')
+                           . ", want $fields{$f}";
+            }
+        }
+    }
+
+    $tb->ok(!@why, $name // "$status $code")
+        or $tb->diag(join("\n", @why, "body: " . ($r->{body} // '')
+                                      . ($r->{error} ? "\n($r->{error})" : '')));
+    return $j;
+}
+
+
+# Asserts that the mock received nothing (since the last mock_reset).
+sub nothing_upstream {
+    my ($self, $name) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $u = $self->upstream_requests;
+    Test::More::is(scalar @$u, 0, $name // 'nothing reached the upstream')
+        or Test::More::diag(Test::More::explain($u));
 }
 
 
@@ -398,6 +458,15 @@ sub nginx_t {
 }
 
 
+# Writes a file under the prefix; returns its absolute path.
+sub write_file {
+    my ($self, $rel, $content) = @_;
+    my $path = "$self->{prefix}/$rel";
+    spew($path, $content);
+    return $path;
+}
+
+
 sub error_log  { slurp("$_[0]{prefix}/logs/error.log") }
 sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
 
@@ -479,6 +548,12 @@ sub run_checks {
         Test::More::ok(!@bad, "error.log of nginx #$t->{n} has no alert, "
                               . "crit, emerg or crash")
             or Test::More::diag(join "\n", @bad);
+
+        my @leaks = grep { index($_->[1], $TOKEN) >= 0 }
+                    ['error.log', $log], ['access.log', $t->access_log];
+        Test::More::ok(!@leaks, "the token is in no log of nginx #$t->{n}")
+            or Test::More::diag("token found in " . join ', ',
+                                map { $_->[0] } @leaks);
     }
 
     stop_mock();

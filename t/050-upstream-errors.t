@@ -1,0 +1,208 @@
+# Upstream errors reach the client normalized: the gateway writes the
+# message from values it validated; the upstream's text never passes
+# through, but is logged at info level.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use TursoMembers::Test;
+
+our $TODO;
+
+my $t = TursoMembers::Test->new(config => default_locations(
+    'proxy_read_timeout 1s;') . <<'CONF');
+        location /closed/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass http://127.0.0.1:%%CLOSED_PORT%%$turso_members_upstream_uri;
+            rewrite ^/closed(/.*)$ $1 break;
+        }
+CONF
+
+# The upstream's text must not reach the client.
+sub no_upstream_text {
+    my ($r, @texts) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    for my $text ('[username]', '[organizationSlug]', '<html', @texts) {
+        ok index($r->{body}, $text) < 0, "no \"$text\" in the answer";
+    }
+}
+
+# Adds $user to acme after the mock was scripted with @script.
+sub add_scripted {
+    my ($user, @script) = @_;
+    $t->mock_reset;
+    $t->mock_script(\@script) if @script;
+    return $t->request(method => 'POST', path => ADD_MEMBER,
+                       body => qq({"username":"$user"}));
+}
+
+subtest 'success passes untouched' => sub {
+    my $r = add_scripted('bob');
+    is $r->{status}, 200;
+    is $r->{body}, '{"member":"bob","role":"member"}';
+};
+
+subtest '409 -> 409 member_exists' => sub {
+    my $r = add_scripted('carol');       # carol is an admin of acme already
+    my $j = error_is $r, 409, 'member_exists', undef,
+                     organization => 'acme', username => 'carol';
+    is $j->{error}, 'user carol is already a member of organization acme';
+    no_upstream_text($r);
+    like $t->error_log, qr/is already a member of organization/,
+         "the upstream's body is logged";
+};
+
+subtest '409 twice for bob: the message names bob' => sub {
+    $t->mock_reset;
+    $t->request(method => 'POST', path => ADD_MEMBER, body => '{"username":"bob"}');
+    my $r = $t->request(method => 'POST', path => ADD_MEMBER,
+                        body => '{"username":"bob"}');
+    my $j = error_is $r, 409, 'member_exists', undef,
+                     organization => 'acme', username => 'bob';
+    is $j->{error}, 'user bob is already a member of organization acme';
+};
+
+subtest '409 with an HTML body, chunked' => sub {
+    my $r = add_scripted('bob', { status => 409, fault => 'chunked',
+        headers => { 'Content-Type' => 'text/html' },
+        body => '<html><body>Conflict: secret-upstream-text</body></html>' });
+    my $j = error_is $r, 409, 'member_exists', undef,
+                     organization => 'acme', username => 'bob';
+    is $j->{error}, 'user bob is already a member of organization acme';
+    no_upstream_text($r, 'secret-upstream-text');
+};
+
+subtest '404 could not find user -> 404 user_not_found' => sub {
+    my $r = add_scripted('zed');
+    error_is $r, 404, 'user_not_found', undef,
+             organization => 'acme', username => 'zed';
+    no_upstream_text($r);
+};
+
+subtest '404 could not find organization -> 404 organization_not_found' => sub {
+    $t->mock_reset;
+    my $r = $t->request(method => 'POST', path => '/v1/organizations/nope/members',
+                        body => '{"username":"bob"}');
+    error_is $r, 404, 'organization_not_found', undef, organization => 'nope';
+    no_upstream_text($r);
+};
+
+for my $case (
+    [ 'HTML', { 'Content-Type' => 'text/html' }, '<html>Not Found</html>' ],
+    [ 'empty', {}, '' ],
+    [ 'plain text', { 'Content-Type' => 'text/plain' }, 'secret-upstream-text' ],
+    [ 'JSON without error', { 'Content-Type' => 'application/json' },
+      '{"message":"secret-upstream-text"}' ],
+    [ 'JSON, unknown error', { 'Content-Type' => 'application/json' },
+      '{"error":"secret-upstream-text"}',
+      'unspecified: the module calls any 404 JSON error user_not_found' ],
+)
+{
+    my ($what, $headers, $body, $todo) = @$case;
+    subtest "404 with $what body -> 404 not_found" => sub {
+        my $r = add_scripted('bob', { status => 404, headers => $headers,
+                                      body => $body });
+        local $TODO = $todo;
+        error_is $r, 404, 'not_found';
+        no_upstream_text($r, 'secret-upstream-text');
+    };
+}
+
+subtest '401 (wrong token) -> 502 upstream_unauthorized, logged as an error' => sub {
+    my $r = add_scripted('bob', { status => 401,
+        body => '{"error":"token contains an invalid number of segments"}' });
+    error_is $r, 502, 'upstream_unauthorized';
+    no_upstream_text($r, 'segments');
+    like $t->error_log, qr/\[error\].*/, 'an [error] line';
+};
+
+subtest '403 -> 502 upstream_unauthorized' => sub {
+    my $r = add_scripted('bob', { status => 403,
+        body => '{"error":"secret-upstream-text"}' });
+    error_is $r, 502, 'upstream_unauthorized';
+    no_upstream_text($r, 'secret-upstream-text');
+};
+
+for my $status (500, 502, 503, 504) {
+    subtest "$status -> 502 upstream_error" => sub {
+        my $r = add_scripted('bob', { status => $status,
+            headers => { 'Content-Type' => 'text/html' },
+            body => '<html>secret-upstream-text</html>' });
+        error_is $r, 502, 'upstream_error';
+        no_upstream_text($r, 'secret-upstream-text');
+    };
+}
+
+subtest '400 (personal organization) -> 400 upstream_rejected' => sub {
+    $t->mock_reset;
+    my $r = $t->request(method => 'POST', path => '/v1/organizations/personal/members',
+                        body => '{"username":"bob"}');
+    error_is $r, 400, 'upstream_rejected', undef, organization => 'personal';
+    no_upstream_text($r, 'team organizations');
+    like $t->error_log, qr/members can only be added to team organizations/,
+         "the upstream's body is logged";
+};
+
+subtest 'a 10 MB error body: normalized, logged truncated' => sub {
+    my $r = add_scripted('bob', { status => 500,
+        body => '{"error":"' . ('E' x 100_000) . '"}', size => 10_000_000 });
+    error_is $r, 502, 'upstream_error';
+    ok length $r->{body} < 1000, 'a short answer';
+    unlike $t->error_log, qr/E{5000}/, 'the log line is truncated';
+};
+
+subtest 'a 10 MB 409 body, chunked' => sub {
+    my $r = add_scripted('bob', { status => 409, fault => 'chunked',
+        body => 'x', size => 10_000_000 });
+    error_is $r, 409, 'member_exists';
+};
+
+subtest 'control characters and quotes in the logged body are escaped' => sub {
+    add_scripted('bob', { status => 409,
+        body => qq({"error":"line1\nline2\r\n\x1b[31mred\x00"}) });
+    unlike $t->error_log, qr/\x1b|\x00/, 'no raw ESC or NUL in error.log';
+    unlike $t->error_log, qr/^line2/m, 'no forged log line';
+};
+
+subtest 'connection refused -> 502 upstream_unavailable' => sub {
+    $t->mock_reset;
+    my $r = $t->request(method => 'POST', path => '/closed' . ADD_MEMBER,
+                        body => '{"username":"bob"}');
+    error_is $r, 502, 'upstream_unavailable';
+};
+
+subtest 'upstream hangs (proxy_read_timeout 1s) -> 504 upstream_timeout' => sub {
+    my $r = add_scripted('bob', { fault => 'hang' });
+    error_is $r, 504, 'upstream_timeout';
+};
+
+subtest 'connection reset -> 502, JSON' => sub {
+    my $r = add_scripted('bob', { fault => 'reset' });
+    my $j = error_is $r, 502, $r->{json}{code} // 'upstream_unavailable';
+    like $j->{code} // '', qr/^upstream_(unavailable|error)$/;
+    is scalar @{ $t->upstream_requests }, 1, 'a POST is not retried';
+};
+
+subtest 'an error body cut short: no upstream text reaches the client' => sub {
+    my $r = add_scripted('bob', { status => 500, fault => 'close_after_headers',
+        body => 'secret-upstream-text' });
+    ok index($r->{body} // '', 'secret-upstream-text') < 0, 'no upstream text';
+    if (!$r->{error}) {
+        error_is $r, 502, 'upstream_error';
+    }
+};
+
+subtest 'a slow upstream within the timeout is fine' => sub {
+    my $r = add_scripted('bob', { delay_ms => 500 });
+    is $r->{status}, 200;
+    is $r->{body}, '{"member":"bob","role":"member"}';
+};
+
+subtest 'the token is never logged' => sub {
+    unlike $t->error_log, qr/test-token/, 'not in error.log';
+    unlike $t->access_log, qr/test-token/, 'not in access.log';
+};
+
+done_testing;
