@@ -95,6 +95,7 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     int            rc;
     void          *iter;
     json_t        *root;
+    const char    *key;
     json_error_t   err;
 
     memset(body, 0, sizeof(ngx_turso_members_body_t));
@@ -134,8 +135,10 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
          iter != NULL;
          iter = json_object_iter_next(root, iter))
     {
-        rc = ngx_turso_members_json_member(spec, json_object_iter_key(iter),
-                                           json_object_iter_key_len(iter),
+        /* strlen() is exact: keys with NUL bytes do not get this far */
+        key = json_object_iter_key(iter);
+
+        rc = ngx_turso_members_json_member(spec, key, strlen(key),
                                            json_object_iter_value(iter),
                                            body);
         if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
