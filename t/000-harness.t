@@ -140,6 +140,16 @@ subtest 'HTTP/2 through curl' => sub {
     is_deeply $r->{json}, { member => 'bob', role => 'admin' };
 };
 
+subtest 'HTTP/2 through the node client' => sub {
+    $t->mock_reset;
+    my $r = $t->h2_request(client => 'node', method => 'POST', path => $add,
+                           headers => ['Content-Type: text/plain'],
+                           body => '{"username":"bob"}');
+    is $r->{status}, 200;
+    is_deeply $r->{json}, { member => 'bob', role => 'member' };
+    is $t->upstream_requests->[0]{headers}{'content-type'}, 'text/plain';
+};
+
 subtest 'nginx -t' => sub {
     my ($code, $out) = $t->nginx_t('location / { bogus_directive; }');
     isnt $code, 0;

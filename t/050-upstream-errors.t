@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
-our $TODO;
+our ($TODO, $mark);
 
 my $t = TursoMembers::Test->new(config => default_locations(
     'proxy_read_timeout 1s;') . <<'CONF');
@@ -33,6 +33,7 @@ sub no_upstream_text {
 sub add_scripted {
     my ($user, @script) = @_;
     $t->mock_reset;
+    $main::mark = $t->log_mark;
     $t->mock_script(\@script) if @script;
     return $t->request(method => 'POST', path => ADD_MEMBER,
                        body => qq({"username":"$user"}));
@@ -49,9 +50,12 @@ subtest '409 -> 409 member_exists' => sub {
     my $j = error_is $r, 409, 'member_exists', undef,
                      organization => 'acme', username => 'carol';
     is $j->{error}, 'user carol is already a member of organization acme';
+    is_deeply [ sort keys %$j ], [qw(code error organization status username)],
+              'exactly these fields';
     no_upstream_text($r);
-    like $t->error_log, qr/is already a member of organization/,
-         "the upstream's body is logged";
+    like $t->error_log_since($mark),
+         qr/\[info\].*is already a member of organization \[organizationSlug\]/,
+         "the upstream's body is logged at info";
 };
 
 subtest '409 twice for bob: the message names bob' => sub {
@@ -115,7 +119,7 @@ subtest '401 (wrong token) -> 502 upstream_unauthorized, logged as an error' => 
         body => '{"error":"token contains an invalid number of segments"}' });
     error_is $r, 502, 'upstream_unauthorized';
     no_upstream_text($r, 'segments');
-    like $t->error_log, qr/\[error\].*/, 'an [error] line';
+    like $t->error_log_since($mark), qr/\[error\]/, 'an [error] line';
 };
 
 subtest '403 -> 502 upstream_unauthorized' => sub {
@@ -123,6 +127,7 @@ subtest '403 -> 502 upstream_unauthorized' => sub {
         body => '{"error":"secret-upstream-text"}' });
     error_is $r, 502, 'upstream_unauthorized';
     no_upstream_text($r, 'secret-upstream-text');
+    like $t->error_log_since($mark), qr/\[error\]/, 'an [error] line';
 };
 
 for my $status (500, 502, 503, 504) {
@@ -137,12 +142,14 @@ for my $status (500, 502, 503, 504) {
 
 subtest '400 (personal organization) -> 400 upstream_rejected' => sub {
     $t->mock_reset;
+    my $mark = $t->log_mark;
     my $r = $t->request(method => 'POST', path => '/v1/organizations/personal/members',
                         body => '{"username":"bob"}');
     error_is $r, 400, 'upstream_rejected', undef, organization => 'personal';
     no_upstream_text($r, 'team organizations');
-    like $t->error_log, qr/members can only be added to team organizations/,
-         "the upstream's body is logged";
+    like $t->error_log_since($mark),
+         qr/\[info\].*members can only be added to team organizations/,
+         "the upstream's body is logged at info";
 };
 
 subtest 'a 10 MB error body: normalized, logged truncated' => sub {
@@ -150,7 +157,9 @@ subtest 'a 10 MB error body: normalized, logged truncated' => sub {
         body => '{"error":"' . ('E' x 100_000) . '"}', size => 10_000_000 });
     error_is $r, 502, 'upstream_error';
     ok length $r->{body} < 1000, 'a short answer';
-    unlike $t->error_log, qr/E{5000}/, 'the log line is truncated';
+    my $log = $t->error_log_since($mark);
+    like $log, qr/\[info\].*EEEE/, 'logged';
+    unlike $log, qr/E{5000}/, 'the log line is truncated';
 };
 
 subtest 'a 10 MB 409 body, chunked' => sub {
@@ -162,8 +171,10 @@ subtest 'a 10 MB 409 body, chunked' => sub {
 subtest 'control characters and quotes in the logged body are escaped' => sub {
     add_scripted('bob', { status => 409,
         body => qq({"error":"line1\nline2\r\n\x1b[31mred\x00"}) });
-    unlike $t->error_log, qr/\x1b|\x00/, 'no raw ESC or NUL in error.log';
-    unlike $t->error_log, qr/^line2/m, 'no forged log line';
+    my $log = $t->error_log_since($mark);
+    like $log, qr/line1/, 'logged';
+    unlike $log, qr/\x1b|\x00/, 'no raw ESC or NUL in error.log';
+    unlike $log, qr/^line2/m, 'no forged log line';
 };
 
 subtest 'connection refused -> 502 upstream_unavailable' => sub {
@@ -188,10 +199,12 @@ subtest 'connection reset -> 502, JSON' => sub {
 subtest 'an error body cut short: no upstream text reaches the client' => sub {
     my $r = add_scripted('bob', { status => 500, fault => 'close_after_headers',
         body => 'secret-upstream-text' });
-    ok index($r->{body} // '', 'secret-upstream-text') < 0, 'no upstream text';
-    if (!$r->{error}) {
-        error_is $r, 502, 'upstream_error';
-    }
+    ok index($r->{body} // '', 'secret-upstream-text') < 0, 'no upstream text'
+        or diag explain $r;
+    note "client got: status $r->{status}, " . ($r->{error} // 'complete');
+    local $TODO = 'unspecified: the module closes the connection without '
+                  . 'an answer' if $r->{error};
+    error_is $r, 502, 'upstream_error', 'a JSON 502 rather than a bare close';
 };
 
 subtest 'a slow upstream within the timeout is fine' => sub {

@@ -32,6 +32,28 @@ subtest 'Content-Length over 16k: 413 before the body is sent' => sub {
     $c->close;
 };
 
+subtest 'after an early 413 the unread body is never taken for a request' => sub {
+    $t->mock_reset;
+    my $c = $t->connect;
+    my $smuggled = "POST /v1/organizations/acme/members HTTP/1.1\r\n"
+                   . "Host: x\r\nContent-Length: 19\r\n\r\n"
+                   . '{"username":"dave"}';
+    my $body = $smuggled . (' ' x (20000 - length $smuggled));
+    $c->send_raw($c->head(method => 'POST', path => ADD_MEMBER,
+                          headers => ['Content-Length: 20000']));
+    error_is $c->read_response(timeout => 3), 413, 'body_too_large';
+    $c->send_raw($body . $c->head(method => 'POST', path => ADD_MEMBER,
+                                  body => '{"username":"bob"}')
+                 . '{"username":"bob"}');
+    my $r = $c->read_response(timeout => 3);
+    ok $r->{status} == 0 || $r->{status} == 200,
+       'the connection is closed, or the next request is answered'
+        or diag explain $r;
+    my @bodies = map { $_->{body} } @{ $t->upstream_requests };
+    ok !grep({ /dave/ } @bodies), 'the body was not parsed as a request';
+    $c->close;
+};
+
 subtest 'Content-Length of a gigabyte' => sub {
     $t->mock_reset;
     my $c = $t->connect;
@@ -84,11 +106,12 @@ subtest 'Expect: 100-continue with a large Content-Length: 413, no 100' => sub {
 };
 
 subtest 'HTTP/2, over the cap' => sub {
+    # not curl: it drops the answer when nginx resets the unread stream,
+    # with or without the module
     $t->mock_reset;
-    my $r = $t->h2_request(method => 'POST', path => ADD_MEMBER,
-                           body => body_of(20000));
-    is $r->{status}, 413;
-    is $r->{json}{code}, 'body_too_large';
+    my $r = $t->h2_request(client => 'node', method => 'POST',
+                           path => ADD_MEMBER, body => body_of(20000));
+    error_is $r, 413, 'body_too_large';
     $t->nothing_upstream;
 };
 

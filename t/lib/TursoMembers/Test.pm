@@ -468,6 +468,16 @@ sub write_file {
 
 
 sub error_log  { slurp("$_[0]{prefix}/logs/error.log") }
+
+# $t->log_mark, then $t->error_log_since($mark): what was logged meanwhile.
+sub log_mark { -s "$_[0]{prefix}/logs/error.log" // 0 }
+
+sub error_log_since {
+    my ($self, $mark) = @_;
+    # a worker logs after it sent the answer: give it a moment
+    sleep 0.1;
+    return substr($self->error_log, $mark);
+}
 sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
 
 
@@ -493,13 +503,36 @@ sub connect {
 
 
 # HTTP/2 without TLS (prior knowledge) through curl.
-# Returns { status, headers, body, json, version, exit }.
+# Returns { status, headers, body, json, version, exit, curl_error }.
+# client => 'node' uses t/lib/h2-client.js instead: curl drops a complete
+# answer when nginx then resets the stream of an unread body (early 413);
+# returns { status, headers, body, json, version, error, reset }.
 sub h2_request {
     my ($self, %args) = @_;
 
     my $p = $self->{prefix};
     my $n = ++$self->{h2n};
-    my @cmd = ('curl', '--http2-prior-knowledge', '-s', '--max-time', $TIMEOUT,
+
+    if (($args{client} // 'curl') eq 'node') {
+        my $file = '-';
+        if (defined $args{body}) {
+            $file = "$p/logs/h2-$n.request";
+            spew($file, $args{body});
+        }
+        my @h = map { ref $_ ? "$_->[0]: $_->[1]" : $_ } @{ $args{headers} || [] };
+        open(my $fh, '-|', 'node', "$REPO/t/lib/h2-client.js", $self->{h2port},
+             $args{method} || 'GET', $args{path}, $file, @h)
+            or die "node: $!";
+        my $out = do { local $/; <$fh> };
+        close $fh;
+        my $r = eval { JSON::PP->new->decode($out) }
+                || { error => "h2-client: $out" };
+        $r->{version} = '2';
+        $r->{body} = decode_base64(delete $r->{body_base64} // '');
+        $r->{json} = decode_json_maybe($r->{body});
+        return $r;
+    }
+    my @cmd = ('curl', '--http2-prior-knowledge', '-sS', '--max-time', $TIMEOUT,
                '-X', $args{method} || 'GET',
                '-D', "$p/logs/h2-$n.headers", '-o', "$p/logs/h2-$n.body",
                '-w', '%{http_version}');
@@ -513,11 +546,18 @@ sub h2_request {
     }
     push @cmd, "http://127.0.0.1:$self->{h2port}$args{path}";
 
-    open(my $fh, '-|', @cmd) or die "curl: $!";
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open STDERR, '>', "$p/logs/h2-$n.stderr" or die;
+        exec @cmd;
+        die "exec curl: $!";
+    }
     my $version = do { local $/; <$fh> };
     close $fh;
 
+    # exit: curl's exit code; curl_error: its message (e.g. a stream error)
     my $r = { exit => $? >> 8, version => $version, headers => {},
+              curl_error => slurp("$p/logs/h2-$n.stderr"),
               body => slurp("$p/logs/h2-$n.body") };
     my $head = slurp("$p/logs/h2-$n.headers");
     $head =~ s/\A.*\r?\n\r?\n(?=HTTP\/)//s;     # interim responses
