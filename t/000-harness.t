@@ -74,6 +74,10 @@ subtest 'the mock decodes like Go: keys case-insensitive, last one wins' => sub 
     $r = $t->request(method => 'POST', path => $add,
                      body => '{"USERNAME":"erin","role":"viewer","role":"admin"}');
     is_deeply $r->{json}, { member => 'erin', role => 'admin' };
+    $r = $t->request(method => 'POST', path => $add,
+                     body => qq({"u\xc5\xbfername":"frank"}));
+    is_deeply $r->{json}, { member => 'frank', role => 'member' },
+              'long s folds to s';
 };
 
 subtest 'the client: chunked, slow, Expect: 100-continue, keep-alive, pipelining' => sub {

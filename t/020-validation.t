@@ -157,6 +157,10 @@ rejected '{"USERNAME":"bob"}', 400, 'invalid_body', '"USERNAME"';
 rejected '{"username":"bob","USERNAME":"carol"}', 400, 'invalid_body',
          '"username" and "USERNAME"';
 rejected '{"username":"bob","rOLE":"member"}', 400, 'invalid_body', '"rOLE"';
+rejected qq({"u\xc5\xbfername":"bob"}), 400, 'invalid_body',
+         '"u\x{17f}ername" (long s: Go folds it to "username")';
+rejected qq({"username":"bob","u\xc5\xbfername":"carol"}), 400, 'invalid_body',
+         '"username" and "u\x{17f}ername"';
 
 
 # --- not JSON ----------------------------------------------------------------

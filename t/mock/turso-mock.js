@@ -99,7 +99,9 @@ function goDecode(text) {
             const k = str();
             ws();
             if (text[i++] !== ':') throw new Error('expected :');
-            out.set(k.toLowerCase(), value());
+            /* Go's EqualFold: also long s and the Kelvin sign */
+            out.set(k.replace(/\u017f/g, 's').replace(/\u212a/g, 'k')
+                     .toLowerCase(), value());
             ws();
             const c = text[i++];
             if (c === '}') break;
