@@ -108,8 +108,10 @@ for my $case (
     subtest "404 with $what body -> 404 not_found" => sub {
         my $r = add_scripted('bob', { status => 404, headers => $headers,
                                       body => $body });
-        local $TODO = $todo;
-        error_is $r, 404, 'not_found';
+        {
+            local $TODO = $todo;
+            error_is $r, 404, 'not_found';
+        }
         no_upstream_text($r, 'secret-upstream-text');
     };
 }
