@@ -41,6 +41,12 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
                            "invalid email in the path"),
     ngx_turso_members_code("role_not_allowed", 403,
                            "role %s may not be granted through this gateway"),
+    ngx_turso_members_code("organization_not_allowed", 403,
+                           "organization %o may not be managed through "
+                           "this gateway"),
+    ngx_turso_members_code("operation_not_allowed", 403,
+                           "this operation is not allowed through this "
+                           "gateway"),
     ngx_turso_members_code("body_too_large", 413,
                            "request body is too large"),
     ngx_turso_members_code("method_not_allowed", 405,

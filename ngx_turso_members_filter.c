@@ -101,9 +101,26 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 
     status = r->headers_out.status;
 
-    if (status < NGX_HTTP_SPECIAL_RESPONSE
-        || (ctx && (ctx->own_error || ctx->buffering || ctx->replacing)))
-    {
+    if (ctx && (ctx->own_error || ctx->buffering || ctx->replacing)) {
+        return ngx_turso_members_next_header_filter(r);
+    }
+
+    if (status < NGX_HTTP_SPECIAL_RESPONSE) {
+
+        /*
+         * Turso's clients parse every success as JSON (the Node client
+         * throws on an empty one): an empty 2xx of the upstream gets "{}"
+         */
+
+        if (ctx && ctx->route && r->upstream
+            && status >= NGX_HTTP_OK
+            && (status == NGX_HTTP_NO_CONTENT
+                || r->headers_out.content_length_n == 0))
+        {
+            ctx->replacing = 1;
+            return ngx_turso_members_send_replacement(r, ctx);
+        }
+
         return ngx_turso_members_next_header_filter(r);
     }
 
@@ -221,11 +238,27 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    if (ctx->code == NGX_TURSO_MEMBERS_OK) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
 
-    ngx_turso_members_error_headers(r, ctx, b);
+        b->pos = (u_char *) "{}";
+        b->last = b->pos + 2;
+        b->memory = 1;
+        b->last_buf = 1;
+        b->last_in_chain = 1;
+
+        ngx_turso_members_error_headers(r, ctx, b);
+
+    } else {
+        if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_turso_members_error_headers(r, ctx, b);
+    }
 
     rc = ngx_turso_members_next_header_filter(r);
 

@@ -87,6 +87,16 @@ ngx_turso_members_access_handler(ngx_http_request_t *r)
                    "turso_members route \"%V\" org \"%V\"",
                    &ctx->route->operation, &ctx->org);
 
+    rc = ngx_turso_members_policy_check(r, ctx, &code);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == 0) {
+        return ngx_turso_members_reject(r, ctx, code, NULL);
+    }
+
     if (ctx->route->body.fields == 0) {
 
         if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
@@ -263,9 +273,17 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
 
     ctx->role = role;
 
-    if (role && !(tlcf->allowed_roles & ngx_turso_members_role_bit(role))) {
-        ctx->code = NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED;
-        return NGX_DONE;
+    if (role) {
+        rc = ngx_turso_members_role_allowed(r, role);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == 0) {
+            ctx->code = NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED;
+            return NGX_DONE;
+        }
     }
 
     size = sizeof("{\"username\":\"\",\"email\":\"\",\"role\":\"viewer\"}")

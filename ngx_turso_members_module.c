@@ -19,8 +19,6 @@ static char *ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_turso_members_default_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_turso_members_allowed_roles(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_turso_members_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_turso_members_role_variable(ngx_http_request_t *r,
@@ -65,7 +63,21 @@ static ngx_command_t  ngx_turso_members_commands[] = {
 
     { ngx_string("turso_members_allowed_roles"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_turso_members_allowed_roles,
+      ngx_turso_members_set_roles,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_operations"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_turso_members_set_operations,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("turso_members_organizations"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_turso_members_set_organizations,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -212,7 +224,9 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
      *     conf->token_source = { 0, NULL };
      *     conf->token_id = { 0, NULL };
      *     conf->default_role = NULL;
-     *     conf->allowed_roles = 0;
+     *     conf->roles = { 0, 0, NULL, NULL };
+     *     conf->operations = { 0, 0, NULL, NULL };
+     *     conf->organizations = { 0, 0, NULL, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -243,9 +257,16 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                                 : "member";
     }
 
-    if (conf->allowed_roles == 0) {
-        conf->allowed_roles = prev->allowed_roles ? prev->allowed_roles
-                                                  : NGX_TURSO_MEMBERS_ROLE_ALL;
+    if (!conf->roles.set) {
+        conf->roles = prev->roles;
+    }
+
+    if (!conf->operations.set) {
+        conf->operations = prev->operations;
+    }
+
+    if (!conf->organizations.set) {
+        conf->organizations = prev->organizations;
     }
 
     if (conf->enable && conf->authorization.data == NULL) {
@@ -298,40 +319,6 @@ ngx_turso_members_default_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     tlcf->default_role = role;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_turso_members_allowed_roles(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_turso_members_loc_conf_t *tlcf = conf;
-
-    ngx_str_t   *value;
-    ngx_uint_t   i;
-    const char  *role;
-
-    if (tlcf->allowed_roles != 0) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        role = ngx_turso_members_role(value[i].data, value[i].len);
-
-        if (role == NULL || ngx_strcmp(role, value[i].data) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid role \"%V\": allowed roles are "
-                               "\"admin\", \"member\" and \"viewer\"",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
-
-        tlcf->allowed_roles |= ngx_turso_members_role_bit(role);
-    }
 
     return NGX_CONF_OK;
 }

@@ -50,6 +50,8 @@ typedef enum {
     NGX_TURSO_MEMBERS_INVALID_USERNAME,
     NGX_TURSO_MEMBERS_INVALID_EMAIL,
     NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED,
+    NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED,
+    NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED,
     NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
     NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED,
     NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED,
@@ -98,13 +100,26 @@ typedef struct {
 } ngx_turso_members_route_t;
 
 
+typedef ngx_uint_t (*ngx_turso_members_word_pt)(u_char *s, size_t len);
+
+
+typedef struct {
+    ngx_uint_t                      set;
+    ngx_uint_t                      mask;     /* static roles, operations */
+    ngx_array_t                    *words;    /* static organizations */
+    ngx_array_t                    *values;   /* with variables */
+} ngx_turso_members_list_t;
+
+
 typedef struct {
     ngx_flag_t                      enable;
     ngx_str_t                       authorization;  /* "Bearer <token>" */
     ngx_str_t                       token_source;   /* for messages */
     ngx_str_t                       token_id;
     const char                     *default_role;
-    ngx_uint_t                      allowed_roles;
+    ngx_turso_members_list_t        roles;
+    ngx_turso_members_list_t        operations;
+    ngx_turso_members_list_t        organizations;
     size_t                          max_body_size;
 } ngx_turso_members_loc_conf_t;
 
@@ -139,6 +154,21 @@ typedef struct {
 
 /* ngx_turso_members_module.c */
 ngx_uint_t ngx_turso_members_role_bit(const char *role);
+
+/* ngx_turso_members_policy.c */
+char *ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_turso_members_set_organizations(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_turso_members_list_allows(ngx_http_request_t *r,
+    ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
+    ngx_uint_t bit, ngx_str_t *name);
+ngx_int_t ngx_turso_members_policy_check(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t *code);
+ngx_int_t ngx_turso_members_role_allowed(ngx_http_request_t *r,
+    const char *role);
 
 /* ngx_turso_members_route.c */
 ngx_uint_t ngx_turso_members_route_find(ngx_http_request_t *r,

@@ -1,0 +1,324 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * Policy at the edge: which organizations, operations and roles a
+ * location allows.  Each list is static or, with variables, evaluated per
+ * request, so that one "map" over the caller's identity gives each portal
+ * its own policy.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_uint_t                      bits;
+} ngx_turso_members_name_t;
+
+
+static char *ngx_turso_members_list_conf(ngx_conf_t *cf,
+    ngx_turso_members_list_t *list, ngx_turso_members_word_pt word);
+static ngx_uint_t ngx_turso_members_role_word(u_char *s, size_t len);
+static ngx_uint_t ngx_turso_members_operation_word(u_char *s, size_t len);
+
+
+static ngx_turso_members_name_t  ngx_turso_members_operations[] = {
+    { ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS },
+    { ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER },
+    { ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER },
+    { ngx_string("update_role"), NGX_TURSO_MEMBERS_OP_UPDATE_ROLE },
+    { ngx_string("remove_member"), NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER },
+    { ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES },
+    { ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE },
+    { ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE },
+    { ngx_string("read"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS
+                          |NGX_TURSO_MEMBERS_OP_GET_MEMBER
+                          |NGX_TURSO_MEMBERS_OP_LIST_INVITES },
+    { ngx_string("all"), NGX_TURSO_MEMBERS_OP_ALL },
+    { ngx_null_string, 0 }
+};
+
+
+char *
+ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_turso_members_loc_conf_t *tlcf = conf;
+
+    return ngx_turso_members_list_conf(cf, &tlcf->roles,
+                                       ngx_turso_members_role_word);
+}
+
+
+char *
+ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_turso_members_loc_conf_t *tlcf = conf;
+
+    return ngx_turso_members_list_conf(cf, &tlcf->operations,
+                                       ngx_turso_members_operation_word);
+}
+
+
+char *
+ngx_turso_members_set_organizations(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_turso_members_loc_conf_t *tlcf = conf;
+
+    return ngx_turso_members_list_conf(cf, &tlcf->organizations, NULL);
+}
+
+
+static char *
+ngx_turso_members_list_conf(ngx_conf_t *cf, ngx_turso_members_list_t *list,
+    ngx_turso_members_word_pt word)
+{
+    ngx_str_t                         *value, *w;
+    ngx_uint_t                         i, bits;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (list->set) {
+        return "is duplicate";
+    }
+
+    list->set = 1;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_http_script_variables_count(&value[i])) {
+
+            if (list->values == NULL) {
+                list->values = ngx_array_create(cf->pool, 1,
+                                            sizeof(ngx_http_complex_value_t));
+                if (list->values == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            cv = ngx_array_push(list->values);
+            if (cv == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+            ccv.cf = cf;
+            ccv.value = &value[i];
+            ccv.complex_value = cv;
+
+            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (word) {
+            bits = word(value[i].data, value[i].len);
+
+            if (bits == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\"",
+                                   &value[i], &value[0]);
+                return NGX_CONF_ERROR;
+            }
+
+            list->mask |= bits;
+            continue;
+        }
+
+        if (!ngx_turso_members_valid_org(value[i].data, value[i].len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid organization \"%V\" in \"%V\"",
+                               &value[i], &value[0]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (list->words == NULL) {
+            list->words = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+            if (list->words == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        w = ngx_array_push(list->words);
+        if (w == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *w = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether a list allows a bit (roles, operations) or a word
+ * (organizations).  A list not configured allows everything; a variable
+ * evaluated to nothing allows nothing.
+ */
+
+ngx_int_t
+ngx_turso_members_list_allows(ngx_http_request_t *r,
+    ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
+    ngx_uint_t bit, ngx_str_t *name)
+{
+    u_char                    *p, *last, *start;
+    ngx_str_t                  v, *w;
+    ngx_uint_t                 i;
+    ngx_http_complex_value_t  *cv;
+
+    if (!list->set) {
+        return 1;
+    }
+
+    if (word) {
+        if (list->mask & bit) {
+            return 1;
+        }
+
+    } else if (list->words) {
+        w = list->words->elts;
+
+        for (i = 0; i < list->words->nelts; i++) {
+            if (w[i].len == name->len
+                && ngx_strncmp(w[i].data, name->data, name->len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    if (list->values == NULL) {
+        return 0;
+    }
+
+    cv = list->values->elts;
+
+    for (i = 0; i < list->values->nelts; i++) {
+
+        if (ngx_http_complex_value(r, &cv[i], &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* words separated by spaces or commas */
+
+        p = v.data;
+        last = p + v.len;
+
+        while (p < last) {
+
+            while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
+                p++;
+            }
+
+            start = p;
+
+            while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
+                p++;
+            }
+
+            if (p == start) {
+                break;
+            }
+
+            if (word) {
+                if (word(start, p - start) & bit) {
+                    return 1;
+                }
+
+            } else if ((size_t) (p - start) == name->len
+                       && ngx_strncmp(start, name->data, name->len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+ngx_int_t
+ngx_turso_members_policy_check(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t *code)
+{
+    ngx_int_t                      rc;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    rc = ngx_turso_members_list_allows(r, &tlcf->organizations, NULL, 0,
+                                       &ctx->org);
+    if (rc != 1) {
+        *code = NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED;
+        return rc;
+    }
+
+    rc = ngx_turso_members_list_allows(r, &tlcf->operations,
+                                       ngx_turso_members_operation_word,
+                                       ctx->route->op, NULL);
+    if (rc != 1) {
+        *code = NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED;
+        return rc;
+    }
+
+    return 1;
+}
+
+
+ngx_int_t
+ngx_turso_members_role_allowed(ngx_http_request_t *r, const char *role)
+{
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    return ngx_turso_members_list_allows(r, &tlcf->roles,
+                                         ngx_turso_members_role_word,
+                                         ngx_turso_members_role_bit(role),
+                                         NULL);
+}
+
+
+static ngx_uint_t
+ngx_turso_members_role_word(u_char *s, size_t len)
+{
+    const char  *role;
+
+    role = ngx_turso_members_role(s, len);
+
+    /* in a configuration, exactly the lower-case name */
+
+    if (role == NULL || ngx_strlen(role) != len
+        || ngx_strncmp(role, s, len) != 0)
+    {
+        return 0;
+    }
+
+    return ngx_turso_members_role_bit(role);
+}
+
+
+static ngx_uint_t
+ngx_turso_members_operation_word(u_char *s, size_t len)
+{
+    ngx_turso_members_name_t  *n;
+
+    for (n = ngx_turso_members_operations; n->name.len; n++) {
+        if (n->name.len == len && ngx_strncmp(n->name.data, s, len) == 0) {
+            return n->bits;
+        }
+    }
+
+    return 0;
+}
