@@ -161,7 +161,7 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     size_t                    n;
     ngx_buf_t                *b, *ub;
-    ngx_uint_t                last;
+    ngx_uint_t                last, flush;
     ngx_chain_t              *cl;
     ngx_turso_members_ctx_t  *ctx;
 
@@ -174,6 +174,7 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     /* the body being replaced is consumed, never sent */
 
     last = 0;
+    flush = 0;
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -205,6 +206,26 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if (b->last_buf) {
             last = 1;
         }
+
+        if (b->flush) {
+            flush = 1;
+        }
+    }
+
+    /*
+     * An upstream that fails in the middle of its error body ends the
+     * response with a flush: the answer is known from the status alone.
+     */
+
+    if (ctx->buffering && !last && flush && r->upstream && r->upstream->pipe
+        && (r->upstream->pipe->upstream_error
+            || (r->upstream->pipe->upstream_eof
+                && !r->upstream->pipe->upstream_done)))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "turso_members: upstream failed while sending its "
+                      "error body");
+        last = 1;
     }
 
     if (ctx->replacing) {

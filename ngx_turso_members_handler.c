@@ -182,6 +182,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     const char                     *role;
     ngx_turso_members_body_t       *body;
     ngx_turso_members_loc_conf_t   *tlcf;
+    ngx_turso_members_body_spec_t   spec;
     const ngx_turso_members_route_t  *rt;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
@@ -223,6 +224,26 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     if (ctx->code != NGX_TURSO_MEMBERS_OK) {
         if (ngx_turso_members_message(r, ctx, body->error) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->code == NGX_TURSO_MEMBERS_INVALID_ROLE) {
+            /* the error names the user when the rest of the body is good */
+
+            spec.fields = rt->body.fields & NGX_TURSO_MEMBERS_FIELD_USERNAME;
+            spec.required = 0;
+            spec.one_of = 0;
+
+            if (spec.fields
+                && ngx_turso_members_json_parse(raw.data, raw.len, &spec,
+                                                body)
+                   == NGX_TURSO_MEMBERS_JSON_OK
+                && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME)
+                && ngx_turso_members_copy(r, &ctx->username, body->username,
+                                          body->username_len)
+                   != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
         }
 
         return NGX_DONE;
