@@ -5,8 +5,13 @@
 #                       packaged nginx (installs what is missing first)
 #   ./build.sh test     build, then run the unit tests and the t/ suite
 #   ./build.sh run      build, then serve the gateway on 127.0.0.1:8080
+#   ./build.sh test --asan [--nginx 1.22|1.26]
+#                       the suite under nginx built from source with
+#                       AddressSanitizer and UBSan (--valgrind: valgrind)
 #   ./build.sh fuzz [SECONDS]
 #                       run the JSON validator's libFuzzer target
+#   ./build.sh bench    benchmark against plain proxy_pass, Lua and njs
+#   ./build.sh deb      build the Debian package
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -128,8 +133,16 @@ CONF
 
 case "${1:-build}" in
     build) build ;;
-    test) run_tests ;;
+    test)
+        if [ $# -gt 1 ]; then
+            shift
+            exec "$top/tools/sanitize.sh" "$@"
+        fi
+        run_tests ;;
+    bench) build; shift; exec "$top/bench/run.sh" "$@" ;;
+    deb) shift; exec "$top/tools/deb.sh" "$@" ;;
     run) run_gateway ;;
     fuzz) deps clang libclang-rt-14-dev; exec "$top/fuzz/run.sh" "${2:-60}" ;;
-    *) say "usage: $0 [build|test|run|fuzz [SECONDS]]"; exit 2 ;;
+    *) say "usage: $0 [build|test [--asan|--valgrind]|run|fuzz [SECONDS]|bench|deb]"
+       exit 2 ;;
 esac
