@@ -473,7 +473,9 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
     }
 
     if (ngx_turso_members_set_header(r, &r->headers_in.authorization,
-                                     "Authorization", &tlcf->authorization)
+                                     "Authorization",
+                                     ngx_turso_members_token_get(r,
+                                                                 tlcf->token))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

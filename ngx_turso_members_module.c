@@ -41,7 +41,7 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       NULL },
 
     { ngx_string("turso_members_token_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_turso_members_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -220,9 +220,7 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     conf->authorization = { 0, NULL };
-     *     conf->token_source = { 0, NULL };
-     *     conf->token_id = { 0, NULL };
+     *     conf->token = NULL;
      *     conf->default_role = NULL;
      *     conf->roles = { 0, 0, NULL, NULL };
      *     conf->operations = { 0, 0, NULL, NULL };
@@ -246,10 +244,8 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
 
-    if (conf->authorization.data == NULL) {
-        conf->authorization = prev->authorization;
-        conf->token_source = prev->token_source;
-        conf->token_id = prev->token_id;
+    if (conf->token == NULL) {
+        conf->token = prev->token;
     }
 
     if (conf->default_role == NULL) {
@@ -269,7 +265,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->organizations = prev->organizations;
     }
 
-    if (conf->enable && conf->authorization.data == NULL) {
+    if (conf->enable && conf->token == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"turso_members\" is on but no Turso API token "
                            "is configured: use \"turso_members_token_file\" "
@@ -436,16 +432,16 @@ ngx_turso_members_token_id_variable(ngx_http_request_t *r,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
-    if (tlcf->token_id.len == 0) {
+    if (tlcf->token == NULL || tlcf->token->id.len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = tlcf->token_id.len;
+    v->len = tlcf->token->id.len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = tlcf->token_id.data;
+    v->data = tlcf->token->id.data;
 
     return NGX_OK;
 }

@@ -112,10 +112,22 @@ typedef struct {
 
 
 typedef struct {
-    ngx_flag_t                      enable;
     ngx_str_t                       authorization;  /* "Bearer <token>" */
-    ngx_str_t                       token_source;   /* for messages */
-    ngx_str_t                       token_id;
+    ngx_str_t                       id;             /* 12 hex digits */
+    ngx_str_t                       source;         /* file or variable */
+    ngx_msec_t                      refresh;
+    ngx_msec_t                      next_check;
+    ngx_file_uniq_t                 uniq;
+    time_t                          mtime;
+    off_t                           size;
+    unsigned                        heap:1;
+    u_char                          id_buf[12];
+} ngx_turso_members_token_t;
+
+
+typedef struct {
+    ngx_flag_t                      enable;
+    ngx_turso_members_token_t      *token;
     const char                     *default_role;
     ngx_turso_members_list_t        roles;
     ngx_turso_members_list_t        operations;
@@ -200,6 +212,8 @@ char *ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_str_t *ngx_turso_members_token_get(ngx_http_request_t *r,
+    ngx_turso_members_token_t *t);
 
 
 extern ngx_module_t  ngx_turso_members_module;
