@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Build the libnginx-mod-http-turso-members Debian package the way Debian
+# builds its own third-party nginx modules (debian/: the "nginx" debhelper
+# sequence from nginx-dev, dh_nginx, ${nginx:abi}).
+#
+#   tools/deb.sh        (or ./build.sh deb)
+#
+# The sources are copied to build/deb/src/ first, so nothing is written into
+# the repository outside build/. The packages end up in build/deb/:
+#   libnginx-mod-http-turso-members_VERSION_ARCH.deb   (and the -dbgsym .deb)
+# The build log is build/deb/build.log.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out="$top/build/deb"
+pkg=libnginx-mod-http-turso-members
+
+say() { printf '%s\n' "deb.sh: $*" >&2; }
+
+if [ $# -gt 0 ]; then
+    say "usage: $0 (no arguments)"
+    exit 2
+fi
+
+apt_updated=0
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        say "not root: run as root or install: apt-get install $*"
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    if [ $apt_updated = 0 ]; then
+        apt-get update -q >/dev/null
+        apt_updated=1
+    fi
+    say "installing $*"
+    apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+# the tools dpkg-buildpackage needs; Rules-Requires-Root: no, so no fakeroot
+missing=()
+for p in dpkg-dev debhelper; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+        | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+mkdir -p "$out"
+# one build at a time: t/140-deb.t may run while someone runs ./build.sh deb
+exec 9>"$out/.lock"
+flock -w 300 9 || { say "another package build holds $out/.lock"; exit 1; }
+
+version=$(cd "$top" && dpkg-parsechangelog -S Version)
+src="$out/src/$pkg-$version"
+
+# what the package is built from: the module's sources, its docs, debian/
+rm -rf "$out/src"
+mkdir -p "$src"
+(
+    cd "$top"
+    cp -p config ngx_turso_members_*.c ngx_turso_members_*.h README.md "$src/"
+    cp -pR docs debian "$src/"
+)
+
+cd "$src"
+if ! dpkg-checkbuilddeps >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+        dpkg-checkbuilddeps || true
+        say "not root: install the build dependencies above"
+        exit 1
+    fi
+    say "installing the build dependencies"
+    export DEBIAN_FRONTEND=noninteractive
+    [ $apt_updated = 1 ] || apt-get update -q >/dev/null
+    apt-get build-dep -y -q --no-install-recommends "$src" >/dev/null
+fi
+
+say "building $pkg $version against $(/usr/sbin/nginx -v 2>&1)"
+start=$(date +%s)
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}"
+if ! dpkg-buildpackage -us -uc -b > "$out/build.log" 2>&1; then
+    tail -n 40 "$out/build.log" >&2
+    say "the build failed: $out/build.log"
+    exit 1
+fi
+
+rm -f "$out"/*.deb "$out"/*.ddeb "$out"/*.buildinfo "$out"/*.changes
+mv "$out/src/"*.deb "$out/src/"*.buildinfo "$out/src/"*.changes "$out/"
+for f in "$out/src/"*.ddeb; do
+    [ -e "$f" ] && mv "$f" "$out/"
+done
+rm -rf "$out/src"
+
+say "built in $(( $(date +%s) - start )) s:"
+for f in "$out"/*.deb; do
+    say "  $f"
+done
