@@ -31,6 +31,25 @@ package TursoMembers::Test;
 #
 # Environment: TEST_NGINX_BINARY, TEST_NGINX_MODULE, TEST_NGINX_KEEP (keep
 # t/servroot-* directories even when every test passed).
+#
+# Sanitizers and valgrind (tools/sanitize.sh sets these):
+#   TEST_NGINX_STATIC=1        the module is built into TEST_NGINX_BINARY:
+#                              no load_module (%%LOAD_MODULE%% expands to
+#                              nothing)
+#   TEST_NGINX_SANITIZE=1      ASan/UBSan binary: each nginx gets
+#                              log_path=<prefix>/logs/asan (and ubsan) added
+#                              to ASAN_OPTIONS/UBSAN_OPTIONS; any report
+#                              file, sanitizer text in error.log or
+#                              stderr.log, or a master exiting with a
+#                              non-zero status fails the test file
+#   TEST_NGINX_VALGRIND=1      every nginx (and nginx -t) runs under
+#                              valgrind memcheck, logs in
+#                              <prefix>/logs/valgrind.<pid>; any error
+#                              counted there fails the test file.  Extra
+#                              valgrind arguments: TEST_NGINX_VALGRIND_OPTS
+#   TEST_NGINX_TIMEOUT_FACTOR  multiplies every time the harness waits for
+#                              nginx (start, stop, answers): for slow
+#                              binaries (valgrind)
 
 use strict;
 use warnings;
@@ -57,7 +76,8 @@ our @EXPORT = qw(default_locations json_body error_is
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
-our $TIMEOUT = 5;
+our $TIMEOUT_FACTOR = $ENV{TEST_NGINX_TIMEOUT_FACTOR} || 1;
+our $TIMEOUT = 5 * $TIMEOUT_FACTOR;
 
 my $REPO = abs_path(dirname(__FILE__) . '/../../..');
 my $TEST = basename($0, '.t');
@@ -65,6 +85,9 @@ my $TEST = basename($0, '.t');
 my $NGINX  = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $MODULE = $ENV{TEST_NGINX_MODULE}
              || "$REPO/build/ngx_turso_members_module.so";
+my $STATIC   = $ENV{TEST_NGINX_STATIC};
+my $SANITIZE = $ENV{TEST_NGINX_SANITIZE};
+my $VALGRIND = $ENV{TEST_NGINX_VALGRIND};
 
 our $TOKEN = 'test-token';
 
@@ -307,6 +330,7 @@ sub expand {
         H2PORT      => $self->{h2port},
         CLOSED_PORT => $self->{closed_port},
         PREFIX      => $self->{prefix},
+        LOAD_MODULE => $STATIC ? '' : "load_module $MODULE;",
     );
     $text =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : croak "unknown %%$1%%"/ge;
 
@@ -338,7 +362,7 @@ $config
 SERVER
     }
 
-    my $load = $args{no_module} ? '' : "load_module $MODULE;";
+    my $load = $args{no_module} || $STATIC ? '' : "load_module $MODULE;";
 
     return $self->expand(<<"CONF");
 $load
@@ -380,7 +404,7 @@ sub start {
     my ($self) = @_;
 
     croak "nginx module not found at $MODULE (run ./build.sh first)"
-        if !$self->{no_module} && !-f $MODULE;
+        if !$self->{no_module} && !$STATIC && !-f $MODULE;
 
     my $p = $self->{prefix};
     spew("$p/conf/nginx.conf", $self->nginx_conf(%$self));
@@ -390,18 +414,21 @@ sub start {
         open STDOUT, '>>', "$p/logs/stderr.log" or die;
         open STDERR, '>&', \*STDOUT or die;
         @ENV{ keys %{ $self->{env} || {} } } = values %{ $self->{env} || {} };
-        exec $NGINX, '-p', "$p/", '-c', 'conf/nginx.conf',
+        $self->checker_env;
+        exec $self->checker_cmd, $NGINX, '-p', "$p/", '-c', 'conf/nginx.conf',
              '-e', 'logs/error.log';
         die "exec $NGINX: $!";
     }
     $self->{pid} = $pid;
+    delete $self->{exit_status};
 
     my $deadline = time + $TIMEOUT;
     while (time < $deadline) {
         if (waitpid($pid, WNOHANG) == $pid) {
             delete $self->{pid};
             croak "nginx exited at start-up (status $?):\n"
-                  . slurp("$p/logs/stderr.log") . slurp("$p/logs/error.log");
+                  . slurp("$p/logs/stderr.log") . slurp("$p/logs/error.log")
+                  . join('', map { slurp($_) } $self->checker_logs);
         }
         return $self if can_connect($self->{port})
                         && can_connect($self->{h2port});
@@ -417,12 +444,107 @@ sub stop {
 
     my $pid = delete $self->{pid} or return;
 
+    # exit_status: the master's wait status (a sanitizer's exit code), or
+    # 'killed' when it had to be killed
     kill 'QUIT', $pid;
-    return if wait_pid($pid, 4);
+    if (wait_pid($pid, 4 * $TIMEOUT_FACTOR)) {
+        $self->{exit_status} = $?;
+        return;
+    }
     kill 'TERM', $pid;
-    return if wait_pid($pid, 2);
+    if (wait_pid($pid, 2 * $TIMEOUT_FACTOR)) {
+        $self->{exit_status} = $?;
+        return;
+    }
     kill 'KILL', $pid;
     waitpid $pid, 0;
+    $self->{exit_status} = 'killed';
+}
+
+
+# --- sanitizers and valgrind -------------------------------------------------
+
+# In the child, before exec: per-instance report files.
+sub checker_env {
+    my ($self) = @_;
+
+    my $p = $self->{prefix};
+
+    if ($SANITIZE) {
+        # later options win: the caller's options, then our log_path
+        # (LeakSanitizer reports go to ASan's)
+        for my $v (qw(ASAN UBSAN)) {
+            $ENV{"${v}_OPTIONS"} = join ':', grep { defined && length }
+                $ENV{"${v}_OPTIONS"}, "log_path=$p/logs/" . lc $v;
+        }
+    }
+}
+
+
+# The command nginx is run under (empty: nginx itself).
+sub checker_cmd {
+    my ($self) = @_;
+
+    return () unless $VALGRIND;
+
+    return ('valgrind', '--tool=memcheck', '--quiet',
+            "--log-file=$self->{prefix}/logs/valgrind.%p",
+            '--error-exitcode=86', '--leak-check=full',
+            '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+            '--num-callers=30', '--track-origins=no',
+            split(' ', $ENV{TEST_NGINX_VALGRIND_OPTS} // ''));
+}
+
+
+sub checker_logs {
+    my ($self) = @_;
+    my $p = $self->{prefix};
+    return sort glob("$p/logs/asan.* $p/logs/ubsan.* $p/logs/valgrind.*");
+}
+
+
+# What the sanitizers or valgrind reported for this instance: a list of
+# problems (empty when clean or when neither is in use).
+sub checker_problems {
+    my ($self) = @_;
+
+    return () unless $SANITIZE || $VALGRIND;
+
+    my @why;
+    my $p = $self->{prefix};
+    my $re = qr/AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer
+               |runtime\ error:|==\d+==\s*ERROR/x;
+
+    for my $log (qw(error.log stderr.log), map { "nginx-t-$_.log" }
+                 1 .. ($self->{nt} // 0))
+    {
+        my @l = grep { $_ =~ $re } split /\n/, slurp("$p/logs/$log");
+        push @why, "logs/$log: " . join("\n", @l[0 .. ($#l > 9 ? 9 : $#l)])
+            if @l;
+    }
+
+    for my $file ($self->checker_logs) {
+        my $text = slurp($file);
+        my $name = basename($file);
+        if ($name =~ /^valgrind/) {
+            # valgrind --quiet writes nothing for a clean process; count
+            # "ERROR SUMMARY: N" when it is there
+            my $n = 0;
+            $n += $1 while $text =~ /ERROR SUMMARY: (\d+) errors/g;
+            $n ||= () = $text =~ /^==\d+== \S/mg;
+            push @why, "logs/$name:\n" . substr($text, 0, 6000) if $n;
+        } elsif (length $text) {
+            push @why, "logs/$name:\n" . substr($text, 0, 6000);
+        }
+    }
+
+    my $st = $self->{exit_status};
+    if (defined $st && $st ne 'killed' && $st != 0) {
+        push @why, "nginx master exited with status " . ($st >> 8)
+                   . ($st & 127 ? " (signal " . ($st & 127) . ")" : '');
+    }
+
+    return @why;
 }
 
 
@@ -446,8 +568,9 @@ sub nginx_t {
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT or die;
         @ENV{ keys %$env } = values %$env;
-        exec $NGINX, '-t', '-p', "$p/", '-c', "conf/nginx-t-$n.conf",
-             '-e', "logs/nginx-t-$n.log";
+        $self->checker_env;
+        exec $self->checker_cmd, $NGINX, '-t', '-p', "$p/",
+             '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log";
         die "exec: $!";
     }
     my $out = do { local $/; <$fh> } // '';
@@ -475,7 +598,7 @@ sub log_mark { -s "$_[0]{prefix}/logs/error.log" // 0 }
 sub error_log_since {
     my ($self, $mark) = @_;
     # a worker logs after it sent the answer: give it a moment
-    sleep 0.1;
+    sleep 0.1 * $TIMEOUT_FACTOR;
     return substr($self->error_log, $mark);
 }
 sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
@@ -594,6 +717,13 @@ sub run_checks {
         Test::More::ok(!@leaks, "the token is in no log of nginx #$t->{n}")
             or Test::More::diag("token found in " . join ', ',
                                 map { $_->[0] } @leaks);
+
+        if ($SANITIZE || $VALGRIND) {
+            my @why = $t->checker_problems;
+            Test::More::ok(!@why, "no " . ($VALGRIND ? 'valgrind' : 'sanitizer')
+                                  . " report from nginx #$t->{n}")
+                or Test::More::diag(join "\n", @why);
+        }
     }
 
     stop_mock();
@@ -614,6 +744,10 @@ END {
                 if ($t->error_log =~ /\[(alert|crit|emerg)\]|exited on signal/) {
                     Test::More::diag("error.log of nginx #$t->{n} has "
                                      . "alert/crit/emerg or a crash");
+                    $status ||= 1;
+                }
+                if (my @why = $t->checker_problems) {
+                    Test::More::diag("nginx #$t->{n}: " . join "\n", @why);
                     $status ||= 1;
                 }
             }
@@ -813,7 +947,7 @@ sub request {
 sub peek_status {
     my ($self, $secs) = @_;
 
-    my $deadline = time + $secs;
+    my $deadline = time + $secs * $TursoMembers::Test::TIMEOUT_FACTOR;
     my $re = qr{\A HTTP/\d\.\d \s+ (\d{3}) [^\n]*\n}x;
     return undef unless $self->read_until($re, $deadline);
     my ($code) = $self->{buf} =~ $re;
@@ -866,7 +1000,9 @@ sub take {
 sub read_response {
     my ($self, %a) = @_;
 
-    my $deadline = time + ($a{timeout} // $TursoMembers::Test::TIMEOUT);
+    my $deadline = time + (defined $a{timeout}
+                           ? $a{timeout} * $TursoMembers::Test::TIMEOUT_FACTOR
+                           : $TursoMembers::Test::TIMEOUT);
     my $r = { status => 0, headers => {}, header_list => [], interim => 0 };
 
     for (;;) {
@@ -953,7 +1089,7 @@ sub read_response {
 sub closed {
     my ($self, $secs) = @_;
 
-    my $deadline = time + ($secs // 1);
+    my $deadline = time + ($secs // 1) * $TursoMembers::Test::TIMEOUT_FACTOR;
     while (!$self->{eof} && time < $deadline) {
         $self->fill($deadline - time) or last;
     }

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The test suite under nginx built from source with the module built in,
+# under AddressSanitizer + UndefinedBehaviorSanitizer or under valgrind.
+#
+#   tools/sanitize.sh --asan     [--nginx 1.22|1.26] [prove arguments...]
+#   tools/sanitize.sh --valgrind [--nginx 1.22|1.26] [prove arguments...]
+#   tools/sanitize.sh --asan --nginx 1.26 --build-only
+#
+# (./build.sh test --asan ... runs this.)  --nginx 1.22 (the default) is
+# Debian's 1.22.1 source, the one /usr/sbin/nginx is built from; 1.26 is
+# upstream 1.26.3 (tools/nginx-source.sh).  Prove arguments default to
+# "-r t/".  Builds are cached in build/nginx-<version>-<mode>/ and only
+# remade when the module's sources change.
+#
+# Any sanitizer report, valgrind error, or master process exiting with the
+# sanitizer's exit code fails the test file (see t/lib/TursoMembers/Test.pm,
+# TEST_NGINX_SANITIZE / TEST_NGINX_VALGRIND).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+say() { printf '%s\n' "sanitize.sh: $*" >&2; }
+
+mode=asan
+version=1.22
+build_only=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --asan) mode=asan; shift ;;
+        --valgrind) mode=valgrind; shift ;;
+        --nginx) version=${2:?--nginx needs 1.22 or 1.26}; shift 2 ;;
+        --nginx=*) version=${1#--nginx=}; shift ;;
+        --build-only) build_only=1; shift ;;
+        --) shift; break ;;
+        *) break ;;
+    esac
+done
+case "$version" in
+    1.22|1.22.1) version=1.22 ;;
+    1.26|1.26.3) version=1.26 ;;
+    *) say "unknown nginx version $version (1.22 or 1.26)"; exit 2 ;;
+esac
+
+# --- packages ---------------------------------------------------------------
+
+packages=(gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev
+          libjansson-dev dpkg-dev curl perl libtest-tcp-perl
+          libhttp-daemon-perl)
+[ "$mode" = valgrind ] && packages+=(valgrind)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+        | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v node >/dev/null || missing+=(nodejs)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- nginx with the module built in -----------------------------------------
+
+src=$("$top/tools/nginx-source.sh" "$version")
+objs="$build/nginx-$version-$mode"
+
+case "$mode" in
+    asan)
+        cc_opt="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+        cc_opt="$cc_opt -fno-sanitize-recover=undefined"
+        ld_opt="-fsanitize=address,undefined"
+        ;;
+    valgrind)
+        cc_opt="-O0 -g -fno-omit-frame-pointer"
+        ld_opt=""
+        ;;
+esac
+
+conf_args=(
+    --prefix="$objs/prefix"
+    --builddir="$objs"
+    --with-debug
+    --with-threads
+    --with-http_ssl_module
+    --with-http_v2_module
+    --with-http_auth_request_module
+    --with-http_realip_module
+    --with-http_sub_module
+    --with-http_addition_module
+    --with-http_stub_status_module
+    --with-cc-opt="$cc_opt"
+    --with-ld-opt="$ld_opt"
+    --add-module="$top"
+)
+
+# reconfigure when the flags, the module's config or nginx's source change
+stamp=$(printf '%s\n' "$src" "${conf_args[@]}" | sha256sum | cut -c1-16)
+if [ ! -f "$objs/Makefile" ] || [ "$(cat "$objs/.stamp" 2>/dev/null)" != "$stamp" ] \
+   || [ "$top/config" -nt "$objs/Makefile" ]
+then
+    say "configuring nginx $version ($mode) in $objs"
+    rm -rf "$objs"
+    mkdir -p "$objs"
+    (cd "$src" && ./configure "${conf_args[@]}") > "$objs/configure.log" 2>&1 || {
+        tail -40 "$objs/configure.log" >&2
+        say "configure failed: $objs/configure.log"
+        exit 1
+    }
+    echo "$stamp" > "$objs/.stamp"
+fi
+
+say "building nginx $version ($mode)"
+make -s -j"$(nproc)" -f "$objs/Makefile" -C "$src" > "$objs/make.log" 2>&1 || {
+    tail -60 "$objs/make.log" >&2
+    say "make failed: $objs/make.log"
+    exit 1
+}
+say "built $objs/nginx: $("$objs/nginx" -v 2>&1)"
+
+[ -n "$build_only" ] && exit 0
+
+# --- the suite --------------------------------------------------------------
+
+[ $# -eq 0 ] && set -- -r t/
+
+cd "$top"
+# workers run as nobody when root: every directory on the way readable
+chmod 0755 "$top" "$top/t" "$build"
+
+# reports of nginx started outside the harness's per-instance log paths
+reports="$build/sanitize-reports/$version-$mode"
+rm -rf "$reports"
+mkdir -p "$reports"
+chmod 0755 "$build/sanitize-reports" "$reports"
+
+export TEST_NGINX_BINARY="$objs/nginx"
+export TEST_NGINX_STATIC=1
+
+case "$mode" in
+    asan)
+        make -s -C "$top/t/unit" test
+        export TEST_NGINX_SANITIZE=1
+        export TEST_NGINX_TIMEOUT_FACTOR=${TEST_NGINX_TIMEOUT_FACTOR:-2}
+        export ASAN_OPTIONS="detect_leaks=1:exitcode=86:halt_on_error=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan"
+        export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86:log_path=$reports/ubsan"
+        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp:print_suppressions=0"
+        ;;
+    valgrind)
+        export TEST_NGINX_VALGRIND=1
+        export TEST_NGINX_VALGRIND_OPTS="--suppressions=$top/tools/valgrind.supp ${TEST_NGINX_VALGRIND_OPTS:-}"
+        export TEST_NGINX_TIMEOUT_FACTOR=${TEST_NGINX_TIMEOUT_FACTOR:-10}
+        ;;
+esac
+
+say "prove $* with $TEST_NGINX_BINARY ($mode)"
+status=0
+prove "$@" || status=$?
+
+if [ -n "$(ls -A "$reports")" ]; then
+    say "sanitizer reports outside the harness's prefixes:"
+    head -c 20000 "$reports"/* >&2
+    status=1
+fi
+exit "$status"
