@@ -3,7 +3,9 @@
 # builds its own third-party nginx modules (debian/: the "nginx" debhelper
 # sequence from nginx-dev, dh_nginx, ${nginx:abi}).
 #
-#   tools/deb.sh        (or ./build.sh deb)
+#   tools/deb.sh              (or ./build.sh deb) the working tree as it is
+#   tools/deb.sh --committed  (./build.sh deb --committed) what HEAD holds,
+#                             for a package of a commit, edits left out
 #
 # The sources are copied to build/deb/src/ first, so nothing is written into
 # the repository outside build/. The packages end up in build/deb/:
@@ -17,8 +19,14 @@ pkg=libnginx-mod-http-turso-members
 
 say() { printf '%s\n' "deb.sh: $*" >&2; }
 
+committed=0
+case "${1:-}" in
+    "") ;;
+    --committed) committed=1; shift ;;
+    *) say "usage: $0 [--committed]"; exit 2 ;;
+esac
 if [ $# -gt 0 ]; then
-    say "usage: $0 (no arguments)"
+    say "usage: $0 [--committed]"
     exit 2
 fi
 
@@ -56,11 +64,18 @@ src="$out/src/$pkg-$version"
 # what the package is built from: the module's sources, its docs, debian/
 rm -rf "$out/src"
 mkdir -p "$src"
-(
-    cd "$top"
-    cp -p config ngx_turso_members_*.c ngx_turso_members_*.h README.md "$src/"
-    cp -pR docs debian "$src/"
-)
+if [ $committed = 1 ]; then
+    say "packaging HEAD ($(git -C "$top" rev-parse --short HEAD))"
+    git -C "$top" archive HEAD -- config 'ngx_turso_members_*.[ch]' \
+        README.md docs debian | tar -x -C "$src"
+else
+    (
+        cd "$top"
+        cp -p config ngx_turso_members_*.c ngx_turso_members_*.h README.md \
+            "$src/"
+        cp -pR docs debian "$src/"
+    )
+fi
 
 cd "$src"
 if ! dpkg-checkbuilddeps >/dev/null 2>&1; then
