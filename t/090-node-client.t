@@ -1,0 +1,299 @@
+# The official Node client, @tursodatabase/api (pinned in t/node), pointed
+# at the gateway: every membership call it makes works, its errors arrive
+# as its own TursoClientError with the gateway's status and message, and
+# the upstream receives the canonical requests.
+#
+# The test installs the pinned package itself (npm, from t/node's lock
+# file) when t/node/node_modules is missing; a failed install fails.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempfile);
+use JSON::PP;
+use TursoMembers::Test;
+
+my $NODE_DIR = abs_path(dirname(__FILE__)) . '/node';
+my $VERSION  = '2.0.5';
+
+my $pkg = "$NODE_DIR/node_modules/\@tursodatabase/api/package.json";
+
+unless (-f $pkg) {
+    my $cmd = -f "$NODE_DIR/package-lock.json" ? 'ci' : 'install';
+    my $out = `npm $cmd --prefix '$NODE_DIR' --no-audit --no-fund 2>&1`;
+    unless (ok $? == 0 && -f $pkg, "npm $cmd of \@tursodatabase/api") {
+        diag $out;
+        done_testing;
+        exit 1;
+    }
+}
+
+my $installed = eval {
+    open my $fh, '<', $pkg or die;
+    decode_json(do { local $/; <$fh> })->{version};
+} // '';
+is $installed, $VERSION, "\@tursodatabase/api $VERSION installed"
+    or BAIL_OUT("wrong \@tursodatabase/api version: $installed");
+
+my $t = TursoMembers::Test->new;
+
+my $strict = TursoMembers::Test->new(config => default_locations(<<'LOC'));
+turso_members_allowed_roles member viewer;
+            turso_members_operations read add_member invite;
+LOC
+
+
+# Runs the client's calls in one node process against a gateway; returns
+# the list of results (see t/node/client.mjs).
+sub client {
+    my ($gw, $org, @steps) = @_;
+
+    my ($fh, $plan) = tempfile(DIR => $gw->prefix, SUFFIX => '.json',
+                               UNLINK => 1);
+    print $fh encode_json({
+        baseUrl => 'http://127.0.0.1:' . $gw->port . '/v1/',
+        org     => $org,
+        token   => 'portal-token-not-turso',
+        steps   => [ map { { call => $_->[0], args => [ @$_[1 .. $#$_] ] } }
+                     @steps ],
+    });
+    close $fh;
+
+    my $out = `timeout 30 node '$NODE_DIR/client.mjs' '$plan' 2>&1`;
+    my $res = eval { decode_json($out) };
+    unless (ref $res eq 'ARRAY' && @$res == @steps) {
+        fail 'the node client ran';
+        diag $out;
+        return [ map { {} } @steps ];
+    }
+    return $res;
+}
+
+# A result is the client's own error with this status and message.
+sub client_error {
+    my ($res, $status, $message, $name) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    subtest $name => sub {
+        ok !$res->{ok}, 'the call threw';
+        is $res->{name}, 'TursoClientError', 'error name TursoClientError';
+        is $res->{class}, 'TursoClientError', 'an instance of its class';
+        is $res->{status}, $status, "status $status";
+        if (ref $message) {
+            like $res->{message}, $message, 'message';
+        } else {
+            is $res->{message}, $message, 'message';
+        }
+    };
+}
+
+sub upstream_is {
+    my ($gw, $i, $method, $url, $body) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $u = $gw->upstream_requests->[$i] // {};
+    subtest "upstream #$i: $method $url" => sub {
+        is $u->{method}, $method, 'method';
+        is $u->{url}, $url, 'URL';
+        is $u->{headers}{authorization}, 'Bearer test-token',
+           'the gateway token, not the portal\'s';
+        if (defined $body) {
+            is $u->{body}, $body, 'canonical body';
+            is $u->{headers}{'content-type'}, 'application/json',
+               'application/json, not the client\'s text/plain';
+            is $u->{headers}{'content-length'}, length $body, 'Content-Length';
+        } else {
+            is $u->{body_length}, 0, 'no body';
+        }
+    };
+}
+
+
+subtest 'members()' => sub {
+    $t->mock_reset;
+    my $r = client($t, 'acme', ['members']);
+    ok $r->[0]{ok}, 'resolved';
+    is_deeply $r->[0]{value}, [
+        { username => 'alice', role => 'owner', email => 'alice@example.com' },
+        { username => 'carol', role => 'admin', email => 'carol@example.com' },
+    ], 'the members';
+    is scalar @{ $t->upstream_requests }, 1, 'one upstream request';
+    upstream_is $t, 0, GET => '/v1/organizations/acme/members';
+    is $t->upstream_requests->[0]{headers}{'user-agent'}, '@tursodatabase/api',
+       'it was the official client';
+};
+
+subtest 'addMember() with each role, and the default' => sub {
+    $t->mock_reset;
+    my $r = client($t, 'acme', [addMember => 'bob'],
+                   [addMember => 'dave', 'admin'],
+                   [addMember => 'erin', 'viewer'],
+                   [addMember => 'frank', 'member']);
+    is_deeply [map { $_->{ok} ? $_->{value} : $_ } @$r], [
+        { member => 'bob',   role => 'member' },
+        { member => 'dave',  role => 'admin' },
+        { member => 'erin',  role => 'viewer' },
+        { member => 'frank', role => 'member' },
+    ], 'each resolved with the member and role';
+
+    my $u = $t->upstream_requests;
+    is scalar @$u, 4, 'four upstream requests';
+    upstream_is $t, 0, POST => '/v1/organizations/acme/members',
+                '{"username":"bob","role":"member"}';
+    upstream_is $t, 1, POST => '/v1/organizations/acme/members',
+                '{"username":"dave","role":"admin"}';
+    upstream_is $t, 2, POST => '/v1/organizations/acme/members',
+                '{"username":"erin","role":"viewer"}';
+    upstream_is $t, 3, POST => '/v1/organizations/acme/members',
+                '{"username":"frank","role":"member"}';
+
+    $r = client($t, 'acme', ['members']);
+    is_deeply [sort map { "$_->{username}=$_->{role}" } @{ $r->[0]{value} }],
+              [qw(alice=owner bob=member carol=admin dave=admin erin=viewer
+                  frank=member)], 'members() sees them all';
+};
+
+subtest 'addMember() errors arrive as TursoClientError' => sub {
+    $t->mock_reset;
+    my $r = client($t, 'acme', [addMember => 'carol'],
+                   [addMember => 'zed', 'viewer'],
+                   [addMember => 'bob', 'owner'],
+                   [addMember => 'bob', 'superuser']);
+    client_error $r->[0], 409,
+                 'user carol is already a member of organization acme',
+                 'an existing member: 409';
+    client_error $r->[1], 404, 'could not find user zed',
+                 'an unknown user: 404';
+    client_error $r->[2], 400, qr/\bowner\b/, 'owner: 400';
+    client_error $r->[3], 400, qr/^invalid role\b/, 'nonsense role: 400';
+
+    my $u = $t->upstream_requests;
+    is scalar @$u, 2, 'the invalid roles never reached the upstream';
+    upstream_is $t, 0, POST => '/v1/organizations/acme/members',
+                '{"username":"carol","role":"member"}';
+    upstream_is $t, 1, POST => '/v1/organizations/acme/members',
+                '{"username":"zed","role":"viewer"}';
+};
+
+subtest 'removeMember()' => sub {
+    $t->mock_reset;
+    my $r = client($t, 'acme', [removeMember => 'carol'],
+                   [removeMember => 'carol']);
+    ok $r->[0]{ok}, 'resolved';
+    is_deeply $r->[0]{value}, { member => 'carol' }, 'the removed member';
+    client_error $r->[1], 404,
+                 'user carol is not a member of organization acme',
+                 'twice: 404';
+    upstream_is $t, 0, DELETE => '/v1/organizations/acme/members/carol';
+    upstream_is $t, 1, DELETE => '/v1/organizations/acme/members/carol';
+};
+
+subtest 'removeMember() answered with an empty 200: resolves to {}' => sub {
+    $t->mock_reset;
+    $t->mock_script([{ status => 200, body => '' }, { status => 204 }]);
+    my $r = client($t, 'acme', [removeMember => 'carol'],
+                   [removeMember => 'carol']);
+    is_deeply $r->[0], { ok => JSON::PP::true, value => {} },
+              'empty 200: no JSON syntax error';
+    is_deeply $r->[1], { ok => JSON::PP::true, value => {} }, '204: the same';
+};
+
+subtest 'inviteUser(), listInvites(), deleteInvite()' => sub {
+    $t->mock_reset;
+    my $email = 'new+one@example.com';
+    my $r = client($t, 'acme', [inviteUser => $email, 'viewer'],
+                   [inviteUser => 'two@example.com'],
+                   ['listInvites'],
+                   [deleteInvite => $email],
+                   [deleteInvite => $email],
+                   ['listInvites']);
+
+    is_deeply $r->[0], { ok => JSON::PP::true, value =>
+        { email => $email, role => 'viewer', organization => 'acme' } },
+        'inviteUser resolves to the invitation';
+    is_deeply $r->[1]{value}, { email => 'two@example.com', role => 'member',
+                                organization => 'acme' },
+              'the default role';
+    is_deeply [map { "$_->{email}=$_->{role}" } @{ $r->[2]{value} || [] }],
+              ["$email=viewer", 'two@example.com=member'], 'listInvites';
+    is_deeply $r->[3], { ok => JSON::PP::true, value => undef },
+              'deleteInvite resolves';
+    client_error $r->[4], 404,
+                 "could not find an invite for $email in organization acme",
+                 'deleteInvite twice: 404';
+    is_deeply [map { $_->{email} } @{ $r->[5]{value} || [] }],
+              ['two@example.com'], 'one invite left';
+
+    upstream_is $t, 0, POST => '/v2/organizations/acme/invites',
+                qq({"email":"$email","role":"viewer"});
+    upstream_is $t, 1, POST => '/v2/organizations/acme/invites',
+                '{"email":"two@example.com","role":"member"}';
+    upstream_is $t, 2, GET => '/v2/organizations/acme/invites';
+    upstream_is $t, 3, DELETE => "/v2/organizations/acme/invites/$email";
+    upstream_is $t, 4, DELETE => "/v2/organizations/acme/invites/$email";
+    is scalar @{ $t->upstream_requests }, 6, 'six upstream requests';
+};
+
+subtest 'deleteInvite() answered with an empty 200 or a 204' => sub {
+    $t->mock_reset;
+    $t->mock_script([{ status => 200, body => '' }, { status => 204 }]);
+    my $r = client($t, 'acme', [deleteInvite => 'x@example.com'],
+                   [deleteInvite => 'x@example.com']);
+    ok $r->[0]{ok}, 'empty 200: resolves' or diag explain $r->[0];
+    ok $r->[1]{ok}, '204: resolves' or diag explain $r->[1];
+};
+
+subtest 'an organization the upstream does not know' => sub {
+    $t->mock_reset;
+    my $r = client($t, 'ghost', ['members'], [addMember => 'bob'],
+                   ['listInvites']);
+    client_error $r->[$_], 404, 'could not find organization ghost',
+                 "call $_: 404" for 0 .. 2;
+};
+
+subtest 'upstream failures' => sub {
+    $t->mock_reset;
+    $t->mock_script([{ status => 500, body => '<html>oops</html>' },
+                     { status => 401, body => '{"error":"bad token"}' },
+                     { status => 429, body => '' }]);
+    my $r = client($t, 'acme', ['members'], ['members'], ['listInvites']);
+    client_error $r->[0], 502, 'the Turso API failed', '500: 502';
+    client_error $r->[1], 502, "the gateway's Turso API token was refused",
+                 '401: 502';
+    client_error $r->[2], 429, 'the Turso API is rate limiting the gateway',
+                 '429: 429';
+};
+
+subtest 'policy refusals arrive as TursoClientError 403' => sub {
+    $strict->mock_reset;
+    my $r = client($strict, 'acme', [addMember => 'bob', 'admin'],
+                   [removeMember => 'carol'],
+                   [deleteInvite => 'x@example.com'],
+                   [inviteUser => 'x@example.com', 'admin'],
+                   [addMember => 'bob', 'viewer']);
+    client_error $r->[0], 403,
+                 'role admin may not be granted through this gateway',
+                 'addMember as admin';
+    client_error $r->[1], 403,
+                 'this operation is not allowed through this gateway',
+                 'removeMember';
+    client_error $r->[2], 403,
+                 'this operation is not allowed through this gateway',
+                 'deleteInvite';
+    client_error $r->[3], 403,
+                 'role admin may not be granted through this gateway',
+                 'inviteUser as admin';
+    is_deeply $r->[4]{value}, { member => 'bob', role => 'viewer' },
+              'an allowed call passes';
+    my $u = $strict->upstream_requests;
+    is scalar @$u, 1, 'only the allowed call reached the upstream';
+    upstream_is $strict, 0, POST => '/v1/organizations/acme/members',
+                '{"username":"bob","role":"viewer"}';
+};
+
+done_testing;
