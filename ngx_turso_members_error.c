@@ -180,23 +180,34 @@ ngx_int_t
 ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t **out)
 {
-    u_char                    *p, *last;
-    size_t                     len, n;
-    ngx_buf_t                 *b;
-    ngx_turso_members_code_t  *c;
-    u_char                     msg[NGX_TURSO_MEMBERS_ERROR_MAX + 512];
+    u_char                        *p, *last, *t;
+    size_t                         len, n;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i, status;
+    ngx_turso_members_code_t      *c;
+    ngx_turso_members_loc_conf_t  *tlcf;
+    u_char                         msg[NGX_TURSO_MEMBERS_ERROR_MAX + 512];
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
     c = &ngx_turso_members_codes[ctx->code];
+    status = ctx->http_status ? ctx->http_status : c->status;
 
     n = ngx_turso_members_error_message(ctx, ctx->code, msg, sizeof(msg));
 
+    if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
+        ngx_str_null(&ctx->request_id);
+    }
+
     /* every string escaped may grow six-fold ("\u00XX") */
 
-    len = sizeof("{\"error\":\"\",\"code\":\"\",\"status\":000"
+    len = sizeof("{\"type\":\"urn:ngx-turso-members:error:\",\"title\":\"\""
+                 ",\"status\":000,\"detail\":\"\",\"code\":\"\""
                  ",\"organization\":\"\",\"username\":\"\",\"email\":\"\""
-                 ",\"role\":\"\"}") - 1
-          + 6 * (n + ctx->org.len + ctx->username.len + ctx->email.len)
-          + c->code.len + sizeof("viewer");
+                 ",\"request_id\":\"\"}") - 1
+          + 6 * (n + ctx->org.len + ctx->username.len + ctx->email.len
+                 + ctx->request_id.len)
+          + 3 * c->code.len;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
@@ -206,10 +217,34 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
     p = b->last;
     last = b->end;
 
-    p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-    p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg, n);
-    p = ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
-                     &c->code, c->status);
+    if (tlcf->error_format == NGX_TURSO_MEMBERS_FORMAT_PROBLEM) {
+
+        /* RFC 9457: the code names the type; its words are the title */
+
+        p = ngx_slprintf(p, last, "{\"type\":\"urn:ngx-turso-members:error:"
+                         "%V\",\"title\":\"", &c->code);
+
+        t = p;
+
+        for (i = 0; i < c->code.len; i++) {
+            *p++ = (c->code.data[i] == '_') ? ' ' : c->code.data[i];
+        }
+
+        *t = ngx_toupper(*t);
+
+        p = ngx_slprintf(p, last, "\",\"status\":%ui,\"detail\":\"",
+                         status);
+        p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg,
+                                           n);
+        p = ngx_slprintf(p, last, "\",\"code\":\"%V\"", &c->code);
+
+    } else {
+        p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+        p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg,
+                                           n);
+        p = ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
+                         &c->code, status);
+    }
 
     p = ngx_turso_members_error_field(p, last, "organization", ctx->org.data,
                                       ctx->org.len);
@@ -217,6 +252,9 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
                                       ctx->username.data, ctx->username.len);
     p = ngx_turso_members_error_field(p, last, "email", ctx->email.data,
                                       ctx->email.len);
+    p = ngx_turso_members_error_field(p, last, "request_id",
+                                      ctx->request_id.data,
+                                      ctx->request_id.len);
 
     if (p < last) {
         *p++ = '}';
@@ -242,10 +280,24 @@ ngx_int_t
 ngx_turso_members_error_headers(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t *b)
 {
-    r->headers_out.status = ngx_turso_members_codes[ctx->code].status;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    r->headers_out.status = ctx->http_status
+                            ? ctx->http_status
+                            : ngx_turso_members_codes[ctx->code].status;
     r->headers_out.status_line.len = 0;
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
+    if (ctx->code != NGX_TURSO_MEMBERS_OK
+        && tlcf->error_format == NGX_TURSO_MEMBERS_FORMAT_PROBLEM)
+    {
+        ngx_str_set(&r->headers_out.content_type, "application/problem+json");
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
     ngx_str_null(&r->headers_out.charset);
@@ -335,8 +387,14 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
     switch (status) {
 
     case NGX_HTTP_CONFLICT:
-        return ctx->route ? ctx->route->conflict
-                          : NGX_TURSO_MEMBERS_UPSTREAM_REJECTED;
+        if (ctx->route && ctx->route->conflict
+                          != NGX_TURSO_MEMBERS_UPSTREAM_REJECTED)
+        {
+            return ctx->route->conflict;
+        }
+
+        ctx->http_status = status;
+        return NGX_TURSO_MEMBERS_UPSTREAM_REJECTED;
 
     case NGX_HTTP_NOT_FOUND:
         break;
@@ -349,9 +407,13 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
         return NGX_TURSO_MEMBERS_RATE_LIMITED;
 
     default:
-        return (status >= 400 && status < 500)
-               ? NGX_TURSO_MEMBERS_UPSTREAM_REJECTED
-               : NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+        if (status >= 400 && status < 500) {
+            /* the upstream's own 4xx status stays */
+            ctx->http_status = status;
+            return NGX_TURSO_MEMBERS_UPSTREAM_REJECTED;
+        }
+
+        return NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
     }
 
     /* 404: which thing was not found, when the upstream's answer tells */

@@ -31,6 +31,8 @@ static ngx_int_t ngx_turso_members_message(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, const char *msg);
 static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
     ngx_str_t *dst, const char *src, size_t len);
+static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t code);
 
 
 ngx_int_t
@@ -93,7 +95,7 @@ ngx_turso_members_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == 0) {
+    if (rc == 0 && ngx_turso_members_policy(r, ctx, code)) {
         return ngx_turso_members_reject(r, ctx, code, NULL);
     }
 
@@ -183,6 +185,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     ngx_turso_members_body_t       *body;
     ngx_turso_members_loc_conf_t   *tlcf;
     ngx_turso_members_body_spec_t   spec;
+    ngx_uint_t                      fields;
     const ngx_turso_members_route_t  *rt;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
@@ -271,7 +274,8 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-    } else if (ctx->username.len) {
+    } else if (rt->body.fields & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
+        /* forwarded as the documented route, the user in the body */
         ngx_memcpy(body->username, ctx->username.data, ctx->username.len);
         body->username_len = ctx->username.len;
         body->present |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
@@ -301,7 +305,10 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (rc == 0) {
+        if (rc == 0
+            && ngx_turso_members_policy(r, ctx,
+                                        NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED))
+        {
             ctx->code = NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED;
             return NGX_DONE;
         }
@@ -315,11 +322,13 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    size = ngx_turso_members_json_write(body,
-                                        NGX_TURSO_MEMBERS_FIELD_USERNAME
-                                        |NGX_TURSO_MEMBERS_FIELD_EMAIL
-                                        |NGX_TURSO_MEMBERS_FIELD_ROLE,
-                                        role, (char *) p, size);
+    fields = rt->body.fields;
+
+    if (fields & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
+        fields |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
+    }
+
+    size = ngx_turso_members_json_write(body, fields, role, (char *) p, size);
     if (size == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -472,6 +481,14 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_turso_members_request_id(r, ctx) != NGX_OK
+        || ngx_turso_members_set_header(r, &ctx->request_id_header,
+                                        "X-Request-Id", &ctx->request_id)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_turso_members_set_header(r, &r->headers_in.authorization,
                                      "Authorization",
                                      ngx_turso_members_token_get(r,
@@ -560,6 +577,119 @@ ngx_turso_members_copy(ngx_http_request_t *r, ngx_str_t *dst,
 
     ngx_memcpy(dst->data, src, len);
     dst->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A policy rejection: 1 to reject; in report mode it is logged and
+ * counted, and the request goes on.
+ */
+
+static ngx_uint_t
+ngx_turso_members_policy(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
+    ngx_uint_t code)
+{
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (tlcf->mode != NGX_TURSO_MEMBERS_MODE_REPORT) {
+        return 1;
+    }
+
+    ctx->report = code;
+
+    ngx_turso_members_metrics_report(r, code);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "turso_members: report mode: would reject %V with %ui %V "
+                  "(organization \"%V\")", &ctx->route->operation,
+                  ngx_turso_members_codes[code].status,
+                  &ngx_turso_members_codes[code].code, &ctx->org);
+
+    return 0;
+}
+
+
+/*
+ * The request's id: the client's X-Request-Id when it is a sane token,
+ * else nginx's $request_id.  It goes upstream and into every error.
+ */
+
+ngx_int_t
+ngx_turso_members_request_id(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char                         *p, *last;
+    ngx_uint_t                      i;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    ngx_http_variable_value_t      *vv;
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    if (ctx->request_id.len) {
+        return NGX_OK;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("X-Request-Id") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) != 0)
+        {
+            continue;
+        }
+
+        ctx->request_id_header = &h[i];
+
+        if (h[i].value.len == 0 || h[i].value.len > 128) {
+            break;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9')
+                   || *p == '-' || *p == '_' || *p == '.' || *p == ':'))
+        {
+            p++;
+        }
+
+        if (p == last) {
+            ctx->request_id = h[i].value;
+            return NGX_OK;
+        }
+
+        break;
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_turso_members_module);
+
+    vv = ngx_http_get_indexed_variable(r, tmcf->request_id_index);
+
+    if (vv == NULL || vv->not_found) {
+        return NGX_ERROR;
+    }
+
+    ctx->request_id.data = vv->data;
+    ctx->request_id.len = vv->len;
 
     return NGX_OK;
 }

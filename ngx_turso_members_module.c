@@ -14,6 +14,7 @@
 
 static ngx_int_t ngx_turso_members_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_turso_members_init(ngx_conf_t *cf);
+static void *ngx_turso_members_create_main_conf(ngx_conf_t *cf);
 static void *ngx_turso_members_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -29,6 +30,22 @@ static ngx_int_t ngx_turso_members_operation_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_report_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_conf_enum_t  ngx_turso_members_modes[] = {
+    { ngx_string("enforce"), NGX_TURSO_MEMBERS_MODE_ENFORCE },
+    { ngx_string("report"), NGX_TURSO_MEMBERS_MODE_REPORT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_turso_members_formats[] = {
+    { ngx_string("turso"), NGX_TURSO_MEMBERS_FORMAT_TURSO },
+    { ngx_string("problem"), NGX_TURSO_MEMBERS_FORMAT_PROBLEM },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_turso_members_commands[] = {
@@ -82,6 +99,27 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       0,
       NULL },
 
+    { ngx_string("turso_members_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_turso_members_loc_conf_t, mode),
+      &ngx_turso_members_modes },
+
+    { ngx_string("turso_members_error_format"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_turso_members_loc_conf_t, error_format),
+      &ngx_turso_members_formats },
+
+    { ngx_string("turso_members_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_turso_members_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("turso_members_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -97,7 +135,7 @@ static ngx_http_module_t  ngx_turso_members_module_ctx = {
     ngx_turso_members_add_variables,       /* preconfiguration */
     ngx_turso_members_init,                /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_turso_members_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -162,6 +200,15 @@ static ngx_http_variable_t  ngx_turso_members_vars[] = {
       ngx_turso_members_token_id_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("turso_members_request_id"), NULL,
+      ngx_turso_members_str_variable,
+      offsetof(ngx_turso_members_ctx_t, request_id),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_report"), NULL,
+      ngx_turso_members_report_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -191,19 +238,46 @@ ngx_turso_members_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_turso_members_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_str_t                       name = ngx_string("request_id");
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
+
+    tmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+    if (tmcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
     *h = ngx_turso_members_access_handler;
 
+    if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_turso_members_filter_init(cf);
+}
+
+
+static void *
+ngx_turso_members_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    tmcf = ngx_pcalloc(cf->pool, sizeof(ngx_turso_members_main_conf_t));
+    if (tmcf == NULL) {
+        return NULL;
+    }
+
+    return tmcf;
 }
 
 
@@ -228,6 +302,8 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->error_format = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
@@ -241,6 +317,10 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_turso_members_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_uint_value(conf->mode, prev->mode,
+                              NGX_TURSO_MEMBERS_MODE_ENFORCE);
+    ngx_conf_merge_uint_value(conf->error_format, prev->error_format,
+                              NGX_TURSO_MEMBERS_FORMAT_TURSO);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
 
@@ -442,6 +522,32 @@ ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = tlcf->token->id.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_report_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                *s;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->report == NGX_TURSO_MEMBERS_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = &ngx_turso_members_codes[ctx->report].code;
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s->data;
 
     return NGX_OK;
 }

@@ -125,8 +125,23 @@ typedef struct {
 } ngx_turso_members_token_t;
 
 
+#define NGX_TURSO_MEMBERS_MODE_ENFORCE       0
+#define NGX_TURSO_MEMBERS_MODE_REPORT        1
+
+#define NGX_TURSO_MEMBERS_FORMAT_TURSO       0
+#define NGX_TURSO_MEMBERS_FORMAT_PROBLEM     1
+
+
+typedef struct {
+    ngx_shm_zone_t                 *zone;
+    ngx_int_t                       request_id_index;
+} ngx_turso_members_main_conf_t;
+
+
 typedef struct {
     ngx_flag_t                      enable;
+    ngx_uint_t                      mode;
+    ngx_uint_t                      error_format;
     ngx_turso_members_token_t      *token;
     const char                     *default_role;
     ngx_turso_members_list_t        roles;
@@ -143,11 +158,15 @@ typedef struct {
     ngx_str_t                       email;
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
+    ngx_str_t                       request_id;
+    ngx_table_elt_t                *request_id_header;
     const char                     *role;
     ngx_uint_t                      code;
+    ngx_uint_t                      report;      /* code report mode let by */
     ngx_int_t                       status;      /* for the phase re-entry */
     ngx_buf_t                      *upstream_body;
     ngx_uint_t                      upstream_status;
+    ngx_uint_t                      http_status;  /* else the code's */
     off_t                           body_size;
 
     unsigned                        own_error:1;
@@ -167,7 +186,15 @@ typedef struct {
 /* ngx_turso_members_module.c */
 ngx_uint_t ngx_turso_members_role_bit(const char *role);
 
+/* ngx_turso_members_metrics.c */
+ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
+void ngx_turso_members_metrics_report(ngx_http_request_t *r,
+    ngx_uint_t code);
+char *ngx_turso_members_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_turso_members_policy.c */
+ngx_str_t *ngx_turso_members_operation_name(ngx_uint_t index);
 char *ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -190,6 +217,8 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 
 /* ngx_turso_members_filter.c */
 ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);

@@ -27,6 +27,10 @@ static ngx_uint_t ngx_turso_members_role_word(u_char *s, size_t len);
 static ngx_uint_t ngx_turso_members_operation_word(u_char *s, size_t len);
 
 
+static ngx_str_t  ngx_turso_members_no_operation = ngx_string("none");
+
+
+/* in the order of the NGX_TURSO_MEMBERS_OP_* bits */
 static ngx_turso_members_name_t  ngx_turso_members_operations[] = {
     { ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS },
     { ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER },
@@ -42,6 +46,19 @@ static ngx_turso_members_name_t  ngx_turso_members_operations[] = {
     { ngx_string("all"), NGX_TURSO_MEMBERS_OP_ALL },
     { ngx_null_string, 0 }
 };
+
+
+/* the name of an operation by its bit's index, 1-based; 0 is none */
+
+ngx_str_t *
+ngx_turso_members_operation_name(ngx_uint_t index)
+{
+    if (index == 0 || index > 8) {
+        return &ngx_turso_members_no_operation;
+    }
+
+    return &ngx_turso_members_operations[index - 1].name;
+}
 
 
 char *

@@ -50,8 +50,10 @@ subtest '409 -> 409 member_exists' => sub {
     my $j = error_is $r, 409, 'member_exists', undef,
                      organization => 'acme', username => 'carol';
     is $j->{error}, 'user carol is already a member of organization acme';
-    is_deeply [ sort keys %$j ], [qw(code error organization status username)],
+    is_deeply [ sort keys %$j ],
+              [qw(code error organization request_id status username)],
               'exactly these fields';
+    like $j->{request_id}, qr/^[0-9a-f]{32}$/, 'request_id is $request_id';
     no_upstream_text($r);
     like $t->error_log_since($mark),
          qr/\[info\].*is already a member of organization \[organizationSlug\]/,
