@@ -105,6 +105,33 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         return ngx_turso_members_next_header_filter(r);
     }
 
+    if (r->upstream && r->http_version == NGX_HTTP_VERSION_9) {
+
+        /*
+         * The proxy module relays an answer that is not HTTP as HTTP/0.9,
+         * raw; the client asked in HTTP/1.x or HTTP/2 and gets an error
+         */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: the upstream's answer is not HTTP");
+
+#if (NGX_HTTP_V2)
+        if (r->stream) {
+            r->http_version = NGX_HTTP_VERSION_20;
+        } else
+#endif
+        if (r->http_protocol.len == sizeof("HTTP/1.0") - 1
+            && r->http_protocol.data[7] == '0')
+        {
+            r->http_version = NGX_HTTP_VERSION_10;
+
+        } else {
+            r->http_version = NGX_HTTP_VERSION_11;
+        }
+
+        status = NGX_HTTP_BAD_GATEWAY;
+    }
+
     if (status < NGX_HTTP_SPECIAL_RESPONSE) {
 
         /*
