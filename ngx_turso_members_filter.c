@@ -152,7 +152,7 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx == NULL) {
-        /* an error nginx answered before the access phase, e.g. a 413 */
+        /* an error nginx answered before the gateway ran, e.g. a 413 */
 
         ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
         if (ctx == NULL) {

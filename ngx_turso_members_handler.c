@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_turso_members authors
  *
- * The access-phase handler: matches the route, reads and validates the
+ * The request handler, run after nginx's access checks (pre-content
+ * phase): matches the route, applies the policy, reads and validates the
  * body, replaces it with the canonical one and puts the gateway's token
  * in place of the client's Authorization.
  */
@@ -36,7 +37,7 @@ static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_turso_members_access_handler(ngx_http_request_t *r)
+ngx_turso_members_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_str_t                      allow;

@@ -257,7 +257,7 @@ ngx_turso_members_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_turso_members_access_handler;
+    *h = ngx_turso_members_handler;
 
     if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;

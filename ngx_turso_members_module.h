@@ -216,7 +216,7 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 
 /* ngx_turso_members_handler.c */
-ngx_int_t ngx_turso_members_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 
