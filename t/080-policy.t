@@ -1,8 +1,9 @@
 # Per-portal policy: turso_members_organizations, turso_members_operations
 # and turso_members_allowed_roles, static and through variables (a map
-# over a header or $remote_user), their inheritance, and their place
-# before nginx's own access modules.  A refused request never reaches the
-# upstream.
+# over a header, $remote_user, a client certificate or auth_request_set),
+# their inheritance, and their place after nginx's own access modules
+# (the gateway runs in the pre-content phase).  A refused request never
+# reaches the upstream.
 
 use strict;
 use warnings;
@@ -449,6 +450,52 @@ subtest 'auth_request: the auth subrequest first, then the policy refuses' => su
 };
 
 
+my $authset = TursoMembers::Test->new(http_config => <<'HTTP',
+    map $auth_portal $auth_ops {
+        hr       "read invite";
+        ops      all;
+        default  "";
+    }
+HTTP
+    config => default_locations(<<'LOC') . <<'CONF');
+auth_request /authz;
+            auth_request_set $auth_portal $upstream_http_x_portal;
+            turso_members_operations $auth_ops;
+LOC
+        location = /authz {
+            internal;
+            proxy_pass http://turso_api/authz;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+CONF
+
+subtest 'auth_request_set: the auth service names the portal' => sub {
+    for my $c ([hr => list_invites => 1], [hr => remove_member => 0],
+               [ops => remove_member => 1], ['' => list_members => 0])
+    {
+        my ($portal, $op, $ok) = @$c;
+        $authset->mock_reset;
+        $authset->mock_script([{ status => 200, body => '',
+                                 headers => { 'X-Portal' => $portal } }]);
+        my $r = send_op($authset, $op, 'Authorization: Bearer portal-key');
+        my $u = $authset->upstream_requests;
+        is $u->[0]{url}, '/authz', "$portal $op: the auth subrequest first";
+        is $u->[0]{headers}{authorization}, 'Bearer portal-key',
+           'with the portal\'s credentials';
+        if ($ok) {
+            is $r->{status}, 200, "$portal $op: 200" or diag $r->{body};
+            is scalar @$u, 2, 'then the upstream request';
+            is $u->[1]{headers}{authorization}, 'Bearer test-token',
+               'with the gateway token';
+        } else {
+            error_is $r, 403, 'operation_not_allowed', "$portal $op: 403";
+            is scalar @$u, 1, 'nothing upstream';
+        }
+    }
+};
+
+
 # --- satisfy any does not bypass the gateway ---------------------------------
 
 my $any = TursoMembers::Test->new(config => default_locations(<<'LOC'));
@@ -481,6 +528,116 @@ subtest 'satisfy any; allow 127.0.0.1: validation and policy still apply' => sub
     passed $any, $r, 'a valid request';
     is $any->upstream_requests->[0]{body},
        '{"username":"bob","role":"viewer"}', 'canonical body';
+};
+
+
+# --- mutual TLS: $ssl_client_s_dn names the portal (docs/policy.md) --------
+
+my $tls = TursoMembers::Test->new(start => 0, http_config => <<'HTTP',
+    map $ssl_client_s_dn $portal {
+        "~(^|,)CN=hr-portal(,|$)"   hr;
+        "~(^|,)CN=ops-portal(,|$)"  ops;
+        default                     "";
+    }
+    map $portal $portal_orgs  { hr acme; ops "acme personal"; default ""; }
+    map $portal $portal_ops   { hr "read add_member invite"; ops all; default ""; }
+    map $portal $portal_roles { hr "member viewer"; ops "admin member viewer"; default ""; }
+HTTP
+    config => <<'CONF');
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        listen 127.0.0.1:%%H2PORT%%;        # the harness waits for it
+        server_name localhost;
+
+        ssl_certificate        %%PREFIX%%/conf/server.crt;
+        ssl_certificate_key    %%PREFIX%%/conf/server.key;
+        ssl_client_certificate %%PREFIX%%/conf/ca.crt;
+        ssl_verify_client      on;
+
+        turso_members_organizations $portal_orgs;
+        turso_members_operations    $portal_ops;
+        turso_members_allowed_roles $portal_roles;
+
+%%LOCATIONS%%
+    }
+CONF
+
+# a CA for the portals, a server certificate, hr and ops signed by the
+# CA, and an impostor "ops-portal" that signed itself
+my $pki = $tls->prefix . '/conf';
+sub openssl {
+    my $out = `openssl @_ 2>&1`;
+    die "openssl @_: $out" if $?;
+}
+my $ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
+openssl "req -x509 $ec -keyout $pki/ca.key -out $pki/ca.crt -days 2 -subj /CN=portals-ca";
+openssl "req -x509 $ec -keyout $pki/server.key -out $pki/server.crt -days 2 -subj /CN=localhost";
+for my $who (qw(hr ops)) {
+    openssl "req $ec -keyout $pki/$who.key -out $pki/$who.csr"
+            . " -subj /O=Example/CN=$who-portal";
+    openssl "x509 -req -in $pki/$who.csr -CA $pki/ca.crt -CAkey $pki/ca.key"
+            . " -CAcreateserial -out $pki/$who.crt -days 2";
+}
+openssl "req -x509 $ec -keyout $pki/rogue.key -out $pki/rogue.crt -days 2"
+        . " -subj /O=Example/CN=ops-portal";
+chmod 0644, glob "$pki/*.crt $pki/*.key";
+$tls->start;
+
+# One HTTPS request through curl with the client certificate of $who.
+sub tls_request {
+    my ($who, $method, $path, $body) = @_;
+    my $n = ++$tls->{tlsn};
+    my $d = $tls->prefix . "/logs/tls-$n";
+    my @cmd = ('curl', '-sk', '--max-time', 5, '-X', $method,
+               '-o', "$d.body", '-w', '%{http_code}');
+    push @cmd, '--cert', "$pki/$who.crt", '--key', "$pki/$who.key" if $who;
+    push @cmd, '--data-binary', $body if defined $body;
+    push @cmd, 'https://127.0.0.1:' . $tls->port . $path;
+    open my $fh, '-|', @cmd or die "curl: $!";
+    my $status = do { local $/; <$fh> } // '';
+    close $fh;
+    my $r = { status => $status + 0, body => TursoMembers::Test::slurp("$d.body") };
+    $r->{json} = eval { JSON::PP->new->decode($r->{body}) };
+    return $r;
+}
+
+sub tls_code {
+    my ($r) = @_;
+    return "$r->{status} " . (ref $r->{json} eq 'HASH' ? $r->{json}{code} // '' : '');
+}
+
+subtest 'mutual TLS: each certificate its policy' => sub {
+    my @cases = (
+        [hr  => GET   => "$V1/acme/members", undef, '200 '],
+        [hr  => POST  => "$V1/acme/members", '{"username":"bob"}', '200 '],
+        [hr  => POST  => "$V1/acme/members", '{"username":"dave","role":"admin"}',
+                                             '403 role_not_allowed'],
+        [hr  => PATCH => "$V1/acme/members/carol", '{"role":"viewer"}',
+                                             '403 operation_not_allowed'],
+        [hr  => GET   => "$V1/personal/members", undef,
+                                             '403 organization_not_allowed'],
+        [ops => PATCH => "$V1/acme/members/carol", '{"role":"viewer"}', '200 '],
+        [ops => POST  => "$V1/acme/members", '{"username":"dave","role":"admin"}',
+                                             '200 '],
+        [ops => GET   => "$V1/personal/members", undef, '200 '],
+    );
+    for my $c (@cases) {
+        my ($who, $method, $path, $body, $want) = @$c;
+        $tls->mock_reset;
+        my $r = tls_request($who, $method, $path, $body);
+        is tls_code($r), $want, "$who: $method $path" or diag $r->{body};
+        is scalar @{ $tls->upstream_requests }, $want =~ /^200/ ? 1 : 0,
+           $want =~ /^200/ ? 'forwarded' : 'nothing upstream';
+    }
+};
+
+subtest 'mutual TLS: no certificate, or one the CA did not sign' => sub {
+    for my $who ('', 'rogue') {
+        $tls->mock_reset;
+        my $r = tls_request($who, GET => "$V1/acme/members");
+        is $r->{status}, 400, ($who || 'no certificate') . ': 400 from nginx';
+        $tls->nothing_upstream;
+    }
 };
 
 
