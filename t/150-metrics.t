@@ -87,7 +87,7 @@ sub requests_delta {
 subtest 'the status page' => sub {
     my $m = scrape();
     my $r = $m->{_r};
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     like $r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4\b},
          'Prometheus text format 0.0.4';
     is $r->{headers}{'content-length'}, length $r->{body}, 'exact length';
