@@ -601,6 +601,20 @@ subtest 'an empty 2xx or a 204 of the upstream: 200 {}' => sub {
     }
 };
 
+# turso-api.md: the Node client throws on any empty 2xx body, so an empty
+# body without a Content-Length (chunked, zero bytes) must become {} too
+subtest 'an empty chunked 2xx of the upstream: 200 {}' => sub {
+    for my $rt (grep { $_->[1] eq 'DELETE' } @routes) {
+        $t->mock_reset;
+        $t->mock_script([{ status => 200, body => '', fault => 'chunked' }]);
+        my $r = route_request($t, 'acme', $rt);
+        is $r->{status}, 200, "$rt->[1] $rt->[2]: 200";
+        is $r->{body}, '{}', 'body {}';
+        like $r->{headers}{'content-type'} // '', qr{^application/json},
+             'application/json';
+    }
+};
+
 subtest 'a 2xx with a body passes untouched' => sub {
     $t->mock_reset;
     $t->mock_script([{ status => 200, body => '{"member":"bob","x":[1,2]}',
