@@ -1,0 +1,171 @@
+#!/usr/bin/perl
+# The report of bench/run.sh: medians of the wrk rounds, ratios to the
+# module, the targets, memory and callgrind, as Markdown on stdout; the
+# chart's data in DIR/chart.dat.
+#
+#   report.pl RAW.tsv CALLGRIND.txt DIR MEMORY-LINE SETTINGS
+
+use strict;
+use warnings;
+
+my ($raw, $cg, $dir, $mem, $settings) = @ARGV;
+
+my @gateways = qw(plain module lua njs);
+my @paths = qw(valid reject conflict);
+my %label = (plain => 'plain proxy_pass', module => 'ngx_turso_members',
+             lua => 'Lua (lua-cjson)', njs => 'njs');
+my %path_label = (
+    valid => 'valid Add Member (proxied, 200)',
+    reject => 'rejected body (bad role, 400, not proxied)',
+    conflict => 'upstream 409, normalized',
+);
+
+# the answer each gateway must give: non-2xx for all requests, or none
+my %want_non2xx = (valid => {}, reject => { module => 1, lua => 1, njs => 1 },
+                   conflict => { map { $_ => 1 } @gateways });
+
+my (%v, @rounds_seen);
+
+open my $fh, '<', $raw or die "$raw: $!\n";
+<$fh>;
+while (<$fh>) {
+    chomp;
+    my ($round, $path, $g, $req, $sec, $rps, $p50, $p99, $non2xx, $err)
+        = split /\t/;
+    push @{ $v{$path}{$g}{rps} }, $rps;
+    push @{ $v{$path}{$g}{p50} }, $p50;
+    push @{ $v{$path}{$g}{p99} }, $p99;
+    $v{$path}{$g}{req} += $req;
+    $v{$path}{$g}{non2xx} += $non2xx;
+    $v{$path}{$g}{err} += $err;
+    $v{$path}{$g}{n}++;
+}
+close $fh;
+
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return 0 unless @s;
+    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+
+my %m;
+my @problems;
+
+for my $p (@paths) {
+    for my $g (@gateways) {
+        my $x = $v{$p}{$g} or next;
+        $m{$p}{$g} = { map { $_ => median(@{ $x->{$_} }) } qw(rps p50 p99) };
+        my $want = $want_non2xx{$p}{$g} ? $x->{req} : 0;
+        if ($x->{non2xx} != $want || $x->{err}) {
+            push @problems, "$p $g: $x->{non2xx} non-2xx answers of"
+                . " $x->{req} (expected $want), $x->{err} socket errors";
+        }
+    }
+}
+
+my $n = (values %{ $v{valid} })[0]{n} // 0;
+
+print "### Throughput and latency\n\n";
+print "Medians of $n alternating rounds ($settings), one nginx worker.\n\n";
+print "| path | gateway | req/s | p50 ms | p99 ms | req/s ÷ module |\n";
+print "|---|---|---:|---:|---:|---:|\n";
+
+for my $p (@paths) {
+    my $ref = $m{$p}{module}{rps} || 1;
+    for my $g (@gateways) {
+        my $x = $m{$p}{$g} or next;
+        printf "| %s | %s | %.0f | %.2f | %.2f | %.2f |\n",
+            $g eq 'plain' ? $path_label{$p} : '', $label{$g}, $x->{rps},
+            $x->{p50} / 1000, $x->{p99} / 1000, $x->{rps} / $ref;
+    }
+}
+
+print "\nplain proxy_pass does no checks: on the rejected-body path it "
+    . "proxies the body and gets a 200.\n";
+
+if (@problems) {
+    print "\n**Unexpected answers:**\n\n";
+    print "- $_\n" for @problems;
+}
+
+my $r = sub {
+    my ($p, $a, $b) = @_;
+    return 0 unless $m{$p}{$a} && $m{$p}{$b} && $m{$p}{$b}{rps};
+    return $m{$p}{$a}{rps} / $m{$p}{$b}{rps};
+};
+
+my @targets = (
+    [ 'valid path: module ≥ 0.97 × plain proxy_pass', $r->('valid', 'module', 'plain'), 0.97 ],
+    [ 'valid path: module ≥ 1.15 × Lua', $r->('valid', 'module', 'lua'), 1.15 ],
+    [ 'valid path: module ≥ 1.4 × njs', $r->('valid', 'module', 'njs'), 1.4 ],
+    [ '409 path: module ≥ 0.95 × plain proxy_pass (409 passed through)',
+      $r->('conflict', 'module', 'plain'), 0.95 ],
+    [ 'rejection ≥ 2 × the valid path (module)',
+      ($m{reject}{module}{rps} // 0) / ($m{valid}{module}{rps} || 1), 2 ],
+);
+
+print "\n### Targets (ratios of medians)\n\n";
+print "| target | measured | |\n|---|---:|---|\n";
+for my $t (@targets) {
+    printf "| %s | %.3f | %s |\n", $t->[0], $t->[1],
+        $t->[1] >= $t->[2] ? 'PASS' : 'MISS';
+}
+
+if ($mem) {
+    print "\n### Memory\n\n$mem\n";
+}
+
+if (-s $cg) {
+    open my $c, '<', $cg or die "$cg: $!\n";
+    my ($cur, %cgv, %detail, @order);
+    while (<$c>) {
+        if (/^== (\S+) (\S+)/) {
+            $cur = "$1 $2";
+            push @order, $cur;
+            next;
+        }
+        if (/^CG (\d+) (\d+) (\d+)/) {
+            $cgv{$cur} = [ $1, $2, $3 ];
+            next;
+        }
+        $detail{$cur} .= $_;
+    }
+    close $c;
+
+    print "\n### Instructions per request (callgrind)\n\n";
+    print "| gateway | path | whole nginx process | module functions only "
+        . "| module + jansson |\n|---|---|---:|---:|---:|\n";
+    for my $k (@order) {
+        my ($g, $p) = split / /, $k;
+        my $x = $cgv{$k} or next;
+        printf "| %s | %s | %d | %s | %s |\n", $label{$g}, $p, $x->[0],
+            $g eq 'module' ? ($x->[1], $x->[2]) : ('–', '–');
+    }
+    for my $p (qw(valid conflict)) {
+        my ($a, $b) = ($cgv{"module $p"}, $cgv{"plain $p"});
+        next unless $a && $b;
+        printf "\n%s path: the module's request costs %d instructions more "
+            . "than plain proxy_pass's (%+.1f%%).\n", $p, $a->[0] - $b->[0],
+            100 * ($a->[0] - $b->[0]) / $b->[0];
+    }
+    print "\nTop functions (instructions per request, self cost):\n";
+    for my $k (@order) {
+        print "\n$label{(split / /, $k)[0]}, " . (split / /, $k)[1]
+            . ":\n\n```\n$detail{$k}```\n";
+    }
+}
+
+open my $d, '>', "$dir/chart.dat" or die "$dir/chart.dat: $!\n";
+print $d "# path";
+print $d " ${_}_rps" for @gateways;
+print $d " ${_}_p99ms" for @gateways;
+print $d "\n";
+my %short = (valid => '"valid Add Member"', reject => '"rejected body"',
+             conflict => '"upstream 409"');
+for my $p (@paths) {
+    print $d $short{$p};
+    printf $d " %.0f", $m{$p}{$_}{rps} // 0 for @gateways;
+    printf $d " %.3f", ($m{$p}{$_}{p99} // 0) / 1000 for @gateways;
+    print $d "\n";
+}
+close $d;
