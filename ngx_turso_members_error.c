@@ -380,6 +380,7 @@ ngx_uint_t
 ngx_turso_members_upstream_code(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
 {
+    int          found;
     u_char      *p, *last;
     ngx_buf_t   *b;
     char         msg[256];
@@ -420,10 +421,18 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
 
     b = ctx->upstream_body;
 
-    if (b == NULL
-        || !ngx_turso_members_json_error_string(b->pos, b->last - b->pos,
-                                                msg, sizeof(msg)))
-    {
+    if (b == NULL) {
+        return NGX_TURSO_MEMBERS_NOT_FOUND;
+    }
+
+    ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
+
+    found = ngx_turso_members_json_error_string(b->pos, b->last - b->pos,
+                                                msg, sizeof(msg));
+
+    ngx_turso_members_json_allocator(NULL, NULL);
+
+    if (!found) {
         return NGX_TURSO_MEMBERS_NOT_FOUND;
     }
 

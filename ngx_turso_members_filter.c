@@ -20,6 +20,8 @@ static ngx_int_t ngx_turso_members_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in);
 static void ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
@@ -139,13 +141,20 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
          * throws on an empty one): an empty 2xx of the upstream gets "{}"
          */
 
-        if (ctx && ctx->route && r->upstream
-            && status >= NGX_HTTP_OK
-            && (status == NGX_HTTP_NO_CONTENT
-                || r->headers_out.content_length_n == 0))
-        {
-            ctx->replacing = 1;
-            return ngx_turso_members_send_replacement(r, ctx);
+        if (ctx && ctx->route && r->upstream && status >= NGX_HTTP_OK) {
+
+            if (status == NGX_HTTP_NO_CONTENT
+                || r->headers_out.content_length_n == 0)
+            {
+                ctx->replacing = 1;
+                return ngx_turso_members_send_replacement(r, ctx);
+            }
+
+            if (r->headers_out.content_length_n == -1 && !r->header_only) {
+                /* empty or not: the first bytes tell; nothing is held */
+                ctx->holding = 1;
+                return NGX_OK;
+            }
         }
 
         return ngx_turso_members_next_header_filter(r);
@@ -194,7 +203,15 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || r != r->main || !(ctx->buffering || ctx->replacing)) {
+    if (ctx == NULL || r != r->main) {
+        return ngx_turso_members_next_body_filter(r, in);
+    }
+
+    if (ctx->holding) {
+        return ngx_turso_members_held_success(r, ctx, in);
+    }
+
+    if (!(ctx->buffering || ctx->replacing)) {
         return ngx_turso_members_next_body_filter(r, in);
     }
 
@@ -271,6 +288,51 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_turso_members_log_upstream(r, ctx);
 
     ngx_turso_members_clear_upstream_headers(r);
+
+    return ngx_turso_members_send_replacement(r, ctx);
+}
+
+
+/*
+ * A success of unknown length: its header goes with its first bytes, or,
+ * when it ends empty, the answer becomes "{}".
+ */
+
+static ngx_int_t
+ngx_turso_members_held_success(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t     rc;
+    ngx_uint_t    last;
+    ngx_chain_t  *cl;
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+
+        if (ngx_buf_size(cl->buf)) {
+            ctx->holding = 0;
+
+            rc = ngx_turso_members_next_header_filter(r);
+
+            if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+                return rc;
+            }
+
+            return ngx_turso_members_next_body_filter(r, in);
+        }
+
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->holding = 0;
+    ctx->replacing = 1;
 
     return ngx_turso_members_send_replacement(r, ctx);
 }

@@ -178,16 +178,17 @@ static ngx_int_t
 ngx_turso_members_process_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char                         *p;
-    size_t                          size;
-    ngx_int_t                       rc;
-    ngx_str_t                       raw;
-    const char                     *role;
-    ngx_turso_members_body_t       *body;
-    ngx_turso_members_loc_conf_t   *tlcf;
-    ngx_turso_members_body_spec_t   spec;
-    ngx_uint_t                      fields;
-    const ngx_turso_members_route_t  *rt;
+    int                                jrc;
+    u_char                            *p;
+    size_t                             size;
+    ngx_int_t                          rc;
+    ngx_str_t                          raw;
+    ngx_uint_t                         fields;
+    const char                        *role;
+    ngx_turso_members_body_t          *body;
+    ngx_turso_members_loc_conf_t      *tlcf;
+    ngx_turso_members_body_spec_t      spec;
+    const ngx_turso_members_route_t   *rt;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
     rt = ctx->route;
@@ -208,7 +209,13 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body)) {
+    ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
+
+    jrc = ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body);
+
+    ngx_turso_members_json_allocator(NULL, NULL);
+
+    switch (jrc) {
 
     case NGX_TURSO_MEMBERS_JSON_OK:
         break;
@@ -237,10 +244,16 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
             spec.required = 0;
             spec.one_of = 0;
 
+            if (spec.fields) {
+                ngx_turso_members_json_allocator(ngx_turso_members_palloc,
+                                                 r->pool);
+                jrc = ngx_turso_members_json_parse(raw.data, raw.len, &spec,
+                                                   body);
+                ngx_turso_members_json_allocator(NULL, NULL);
+            }
+
             if (spec.fields
-                && ngx_turso_members_json_parse(raw.data, raw.len, &spec,
-                                                body)
-                   == NGX_TURSO_MEMBERS_JSON_OK
+                && jrc == NGX_TURSO_MEMBERS_JSON_OK
                 && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME)
                 && ngx_turso_members_copy(r, &ctx->username, body->username,
                                           body->username_len)
@@ -693,4 +706,13 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
     ctx->request_id.len = vv->len;
 
     return NGX_OK;
+}
+
+
+/* jansson allocates from the request's pool while it parses */
+
+void *
+ngx_turso_members_palloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
 }

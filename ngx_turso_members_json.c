@@ -14,6 +14,7 @@
 
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
@@ -37,6 +38,8 @@ typedef struct {
 } ngx_turso_members_json_field_t;
 
 
+static void *ngx_turso_members_json_malloc(size_t size);
+static void ngx_turso_members_json_free(void *p);
 static int ngx_turso_members_json_member(
     const ngx_turso_members_body_spec_t *spec, const char *key,
     size_t key_len, json_t *value, ngx_turso_members_body_t *body);
@@ -86,6 +89,51 @@ static const ngx_turso_members_json_field_t
 };
 
 static const char  ngx_turso_members_json_hex[] = "0123456789abcdef";
+
+/*
+ * jansson's allocator is process-wide.  An nginx worker parses in one
+ * thread, one body at a time, so while it parses, jansson allocates from
+ * that request's pool (set around each parse, freed with the request):
+ * no malloc() per request.  Elsewhere (unit tests, the fuzzer) it is
+ * malloc() and free().
+ */
+static ngx_turso_members_json_alloc_pt   ngx_turso_members_json_alloc_fn;
+static void                             *ngx_turso_members_json_alloc_data;
+
+
+void
+ngx_turso_members_json_allocator(ngx_turso_members_json_alloc_pt alloc,
+    void *data)
+{
+    ngx_turso_members_json_alloc_fn = alloc;
+    ngx_turso_members_json_alloc_data = data;
+
+    json_set_alloc_funcs(ngx_turso_members_json_malloc,
+                         ngx_turso_members_json_free);
+}
+
+
+static void *
+ngx_turso_members_json_malloc(size_t size)
+{
+    if (ngx_turso_members_json_alloc_fn) {
+        return ngx_turso_members_json_alloc_fn(
+                   ngx_turso_members_json_alloc_data, size);
+    }
+
+    return malloc(size);
+}
+
+
+static void
+ngx_turso_members_json_free(void *p)
+{
+    /* memory from a pool goes with the pool */
+
+    if (ngx_turso_members_json_alloc_fn == NULL) {
+        free(p);
+    }
+}
 
 
 int

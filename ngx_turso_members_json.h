@@ -59,6 +59,11 @@ typedef struct {
 } ngx_turso_members_body_t;
 
 
+typedef void *(*ngx_turso_members_json_alloc_pt)(void *data, size_t size);
+
+
+void ngx_turso_members_json_allocator(ngx_turso_members_json_alloc_pt alloc,
+    void *data);
 int ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body);
 size_t ngx_turso_members_json_write(const ngx_turso_members_body_t *body,

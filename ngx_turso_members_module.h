@@ -172,6 +172,7 @@ typedef struct {
     unsigned                        own_error:1;
     unsigned                        buffering:1;
     unsigned                        replacing:1;
+    unsigned                        holding:1;
     unsigned                        sent:1;
 } ngx_turso_members_ctx_t;
 
@@ -219,6 +220,7 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+void *ngx_turso_members_palloc(void *pool, size_t size);
 
 /* ngx_turso_members_filter.c */
 ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);

@@ -92,6 +92,20 @@ static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
       NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
       ngx_string("invites"), 1, 0 },
 
+    /* GET /v1/organizations/{org}/invites, as the Go CLI lists them */
+    { NGX_HTTP_GET, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
+      ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("invites"), 0, 0 },
+
+    /* DELETE /v1/organizations/{org}/invites/{email}, as the Go CLI does */
+    { NGX_HTTP_DELETE, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
+      ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+      { 0, 0, 0 },
+      NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
+      ngx_string("invites"), 1, 0 },
+
     /* POST /v1/organizations/{org}/invites, the older route */
     { NGX_HTTP_POST, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
