@@ -537,7 +537,10 @@ my @cases = (
       h2 => { method => 'POST', path => ADD_MEMBER, body => '' },
       want => [400, 'invalid_json'] },
     { name => 'HTTP/2: a body on a GET route',
-      h2 => { method => 'GET', path => $LIST, body => '{"x":1}' },
+      # answered before the body is read, then the stream is reset:
+      # curl may drop the answer, node's client keeps it
+      h2 => { method => 'GET', path => $LIST, body => '{"x":1}',
+              client => 'node' },
       want => [400, 'invalid_body'] },
     { name => 'HTTP/2: 100k [ (over the cap)',
       h2 => { method => 'POST', path => ADD_MEMBER, body => $bomb,
