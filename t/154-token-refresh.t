@@ -1,0 +1,276 @@
+# turso_members_token_file PATH refresh=TIME: each worker looks at the file
+# at most once per interval, on a request, and re-reads it when it changed
+# (inode, mtime or size).  A valid new token is used from then on (a
+# [notice] gives its id); an invalid new file keeps the current token and
+# logs an [error] naming the file.  No token ever reaches a log.
+#
+# The workers (user nobody) re-read the file: it must be readable by them,
+# here through the group nogroup (0640 root:nogroup).
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use TursoMembers::Test;
+
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes qw(sleep time);
+
+my $LIST = '/v1/organizations/acme/members';
+my $NEW  = 'rotated-token-NEW1';
+my $NEW2 = 'rotated-token-NEW2';
+
+sub token_id { substr(sha256_hex($_[0]), 0, 12) }
+
+my $gid = getgrnam('nogroup') // getgrnam('nobody') // 65534;
+
+my $t = TursoMembers::Test->new(
+    http_config => 'log_format tid "$turso_members_token_id";',
+    config => <<'CONF');
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%% refresh=1s;
+            access_log logs/tid.log tid;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+
+        location /static/ {
+            rewrite ^/static(/.*)$ $1 break;
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+        }
+CONF
+
+my $file = $t->{token_file};
+chown -1, $gid, $file;
+chmod 0640, $file;
+
+# Writes a new file and renames it over the token file (a new inode).
+sub rotate {
+    my ($content, $mode) = @_;
+    my $tmp = "$file.new";
+    TursoMembers::Test::spew($tmp, $content);
+    chown -1, $gid, $tmp;
+    chmod $mode // 0640, $tmp;
+    rename $tmp, $file or die "rename: $!";
+}
+
+# The Authorization the upstream got for one list request (and the answer).
+sub auth_of {
+    my ($path) = @_;
+    $t->mock_reset;
+    my $r = $t->request(method => 'GET', path => $path // $LIST);
+    my $u = $t->upstream_requests;
+    return ($u->[-1]{headers}{authorization} // 'none', $r);
+}
+
+sub last_tid {
+    my @l = split /\n/, TursoMembers::Test::slurp($t->prefix . '/logs/tid.log');
+    return $l[-1] // '';
+}
+
+sub past_interval { sleep 1.3 * $TursoMembers::Test::TIMEOUT_FACTOR }
+
+subtest 'the first token' => sub {
+    my ($auth, $r) = auth_of();
+    is $auth, 'Bearer test-token', 'the upstream gets the token';
+    is $r->{status}, 200, 'status 200';
+    is last_tid(), token_id('test-token'), '$turso_members_token_id';
+};
+
+subtest 'a rotated file: the new token after the interval' => sub {
+    my $mark = $t->log_mark;
+    rotate("$NEW\n");
+
+    past_interval();
+    my ($auth, $r) = auth_of();
+    is $auth, "Bearer $NEW", 'the upstream gets the new token';
+    # the mock knows only test-token: its 401 is the gateway's 502
+    error_is $r, 502, 'upstream_unauthorized';
+    is last_tid(), token_id($NEW), '$turso_members_token_id is the new id';
+
+    my $log = $t->error_log_since($mark);
+    like $log, qr/\[notice\].*turso_members: the Turso API token file "\Q$file\E" changed, now using the token ${\ token_id($NEW)}/,
+         'a [notice] with the new token id' or diag $log;
+
+    ($auth) = auth_of('/static' . $LIST);
+    is $auth, 'Bearer test-token',
+       'a location without refresh= keeps the token of the configuration';
+};
+
+subtest 'within the interval nothing is looked at' => sub {
+    SKIP: {
+        skip 'timing: slow binary', 2 if $TursoMembers::Test::TIMEOUT_FACTOR > 1;
+        past_interval();
+        my ($auth) = auth_of();             # checks: no change
+        is $auth, "Bearer $NEW", 'still the new token';
+        rotate("$NEW2\n");
+        ($auth) = auth_of();                # well within the second
+        is $auth, "Bearer $NEW", 'a change within the interval waits';
+        past_interval();
+        ($auth) = auth_of();
+        is $auth, "Bearer $NEW2", 'and is taken after it';
+        rotate("$NEW\n");
+        past_interval();
+        ($auth) = auth_of();
+        is $auth, "Bearer $NEW", 'back to the first new token';
+    }
+};
+
+for my $case (
+    [ 'a token with a space', "bad token here\n",
+      qr/contains a space, a control character or a non-ASCII byte/ ],
+    [ 'an empty file', '', qr/is empty/ ],
+    [ 'a lone newline', "\n", qr/is empty/ ],
+    [ 'two lines', "line-one\nline-two\n", qr/contains a space/ ],
+    [ 'a file the workers cannot read', "unreadable-token\n",
+      qr/cannot be opened/, 0600 ],
+) {
+    my ($name, $content, $why, $mode) = @$case;
+
+    subtest "an invalid new file: $name" => sub {
+        my $mark = $t->log_mark;
+        rotate($content, $mode);
+        past_interval();
+        my ($auth) = auth_of();
+        is $auth, "Bearer $NEW", 'the current token is kept';
+        is last_tid(), token_id($NEW), 'and its id';
+        my $log = $t->error_log_since($mark);
+        like $log, qr/\[error\].*turso_members: the Turso API token file "\Q$file\E" $why.*keeping the token ${\ token_id($NEW)}/,
+             'an [error] naming the file' or diag $log;
+        (my $whole = $content) =~ s/\n\z//;
+        for my $secret ($NEW, $whole) {
+            next unless length $secret;
+            unlike $log, qr/\Q$secret\E/, "\"$secret\" is not in the log";
+        }
+
+        # logged once, not on every request
+        $mark = $t->log_mark;
+        past_interval();
+        auth_of();
+        unlike $t->error_log_since($mark), qr/\[error\].*token file/,
+               'an unchanged bad file is not logged again';
+    };
+}
+
+subtest 'a deleted file: the current token is kept' => sub {
+    my $mark = $t->log_mark;
+    unlink $file;
+    past_interval();
+    my ($auth) = auth_of();
+    is $auth, "Bearer $NEW", 'the current token is kept';
+    like $t->error_log_since($mark),
+         qr/\[error\].*"\Q$file\E" cannot be examined, keeping the current token/,
+         'an [error] naming the file';
+};
+
+subtest 'a file rewritten in place (same inode, new size)' => sub {
+    rotate("$NEW2\n");
+    past_interval();
+    my ($auth) = auth_of();
+    is $auth, "Bearer $NEW2", 'the new token';
+
+    open my $fh, '+<', $file or die "$file: $!";
+    truncate $fh, 0;
+    print $fh "test-token\n";
+    close $fh;
+    past_interval();
+    my ($auth, $r) = auth_of();
+    is $auth, 'Bearer test-token', 'rewritten in place: read again';
+    is $r->{status}, 200, 'the mock takes it: 200';
+};
+
+subtest 'refresh=: configuration' => sub {
+    for my $bad ('refresh=0', 'refresh=abc', 'refresh=', 'every=1s') {
+        my ($code, $out) = $t->nginx_t(<<"CONF");
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%% $bad;
+            proxy_pass http://turso_api\$turso_members_upstream_uri;
+        }
+CONF
+        isnt $code, 0, "\"$bad\" fails nginx -t";
+        like $out, qr/invalid (refresh interval|parameter) "\Q$bad\E"/,
+             'and names it' or diag $out;
+    }
+    my ($code, $out) = $t->nginx_t(default_locations() =~
+        s/(turso_members_token_file \S+);/$1 refresh=5m;/gr);
+    is $code, 0, 'refresh=5m is fine' or diag $out;
+};
+
+subtest 'no token in any log' => sub {
+    my $all = $t->error_log . $t->access_log
+              . TursoMembers::Test::slurp($t->prefix . '/logs/tid.log');
+    for my $secret ($NEW, $NEW2, 'unreadable-token', 'test-token') {
+        unlike $all, qr/\Q$secret\E/, "no $secret";
+    }
+};
+
+# --- two workers: each re-reads the file -------------------------------------------
+
+package TwoWorkers {
+    our @ISA = ('TursoMembers::Test');
+    sub nginx_conf {
+        my $self = shift;
+        my $c = $self->SUPER::nginx_conf(@_);
+        $c =~ s/^worker_processes 1;/worker_processes 2;/m or die;
+        return $c;
+    }
+}
+
+my $t2 = TwoWorkers->new(
+    http_config => 'log_format pidtid "$pid $turso_members_token_id";',
+    config => <<'CONF');
+    server {
+        listen 127.0.0.1:%%PORT%% reuseport;
+        listen 127.0.0.1:%%H2PORT%% reuseport http2;
+        server_name localhost;
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%% refresh=1s;
+            access_log logs/pids.log pidtid;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+        }
+    }
+CONF
+
+subtest 'two workers: every worker takes the new token' => sub {
+    my $f2 = $t2->{token_file};
+    chown -1, $gid, $f2;
+    chmod 0640, $f2;
+
+    $t2->request(method => 'GET', path => $LIST) for 1 .. 10;
+    my $tmp = "$f2.new";
+    TursoMembers::Test::spew($tmp, "$NEW\n");
+    chown -1, $gid, $tmp;
+    chmod 0640, $tmp;
+    rename $tmp, $f2 or die;
+    past_interval();
+
+    my $pids_log = $t2->prefix . '/logs/pids.log';
+    my $seen = length TursoMembers::Test::slurp($pids_log);
+    $t2->mock_reset;
+    $t2->request(method => 'GET', path => $LIST) for 1 .. 20;
+    my @auth = map { $_->{headers}{authorization} } @{ $t2->upstream_requests };
+    is scalar @auth, 20, '20 requests upstream';
+    is_deeply [ grep { $_ ne "Bearer $NEW" } @auth ], [],
+              'every one with the new token';
+    my %by_pid;
+    for (split /\n/, substr(TursoMembers::Test::slurp($pids_log), $seen)) {
+        my ($pid, $tid) = split / /;
+        $by_pid{$pid}{$tid}++;
+    }
+    ok keys %by_pid >= 2, 'both workers served ('
+                           . join(', ', sort keys %by_pid) . ')';
+    is_deeply [ grep { !$by_pid{$_}{ token_id($NEW) }
+                       || keys %{ $by_pid{$_} } != 1 } keys %by_pid ], [],
+              'each with the new token id';
+    my @notices = $t2->error_log =~ /\[notice\] (\d+)#\d+: .*now using the token/g;
+    my %n = map { $_ => 1 } @notices;
+    ok keys %n >= 2, 'each worker logged its [notice]';
+};
+
+done_testing;
