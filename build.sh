@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")" && pwd)
 build="$top/build"
 nginx_src=/usr/share/nginx/src
 
-packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl
+packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
           libtest-tcp-perl libhttp-daemon-perl)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }

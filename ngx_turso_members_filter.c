@@ -423,10 +423,11 @@ static void
 ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char      *p;
-    size_t       len;
-    ngx_buf_t   *b;
-    ngx_uint_t   level;
+    u_char                        *p, *raw, *q, *token;
+    size_t                         len, tlen;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     level;
+    ngx_turso_members_loc_conf_t  *tlcf;
 
     b = ctx->upstream_body;
     len = 0;
@@ -435,13 +436,32 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
     if (b && b->last > b->pos) {
         len = ngx_min((size_t) (b->last - b->pos), 512);
 
+        raw = ngx_pnalloc(r->pool, len);
         p = ngx_pnalloc(r->pool, 6 * len);
-        if (p == NULL) {
+        if (raw == NULL || p == NULL) {
             return;
         }
 
+        ngx_memcpy(raw, b->pos, len);
+
+        /* an upstream that echoes the token must not put it in the log */
+
+        tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+        if (tlcf->token && tlcf->token->authorization.len) {
+            token = tlcf->token->authorization.data + sizeof("Bearer ") - 1;
+            tlen = tlcf->token->authorization.len - (sizeof("Bearer ") - 1);
+
+            for (q = raw; (size_t) (raw + len - q) >= tlen; q++) {
+                if (ngx_memcmp(q, token, tlen) == 0) {
+                    ngx_memset(q, '*', tlen);
+                    q += tlen - 1;
+                }
+            }
+        }
+
         len = ngx_turso_members_json_escape((char *) p, 6 * len,
-                                            (char *) b->pos, len);
+                                            (char *) raw, len);
     }
 
     level = (ctx->code == NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED)
