@@ -31,7 +31,16 @@ my $t = TursoMembers::Test->new(
         '"upstream_status":"$upstream_status","uri":"$request_uri"}';
 CONF
     config => default_locations(
-        'access_log logs/audit.log turso_audit; client_max_body_size 1k;'));
+        'access_log logs/audit.log turso_audit; client_max_body_size 1k;')
+        . <<'CONF');
+        location /pinned/ {
+            rewrite ^/pinned(/.*)$ $1 break;
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_set_header X-Request-Id $turso_members_request_id;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+        }
+CONF
 
 my $audit_seen = 0;
 
@@ -193,6 +202,16 @@ subtest 'two X-Request-Id headers: the upstream gets one' => sub {
             or diag explain $ids;
     }
     is $ids->[0][0], 'first-id', 'the first one, when sane';
+
+    # the documented workaround (docs/operations.md)
+    $t->mock_reset;
+    $r = $t->request(method => 'GET',
+                     path => '/pinned/v1/organizations/acme/members',
+                     headers => ['X-Request-Id: first-id',
+                                 'X-Request-Id: second id']);
+    is $r->{status}, 200, 'pinned: status 200';
+    is_deeply upstream_ids(), [['first-id']],
+              'proxy_set_header X-Request-Id $turso_members_request_id: one';
 };
 
 subtest 'request_id in every error body' => sub {
