@@ -170,6 +170,24 @@ subtest 'an invalid role in a disallowed organization: rejected, reported' => su
        'the log line: the code and the report';
 };
 
+subtest 'two policy reports on one request: both counted, the last shown' => sub {
+    $t->mock_reset;
+    my $before = reports();
+    my $mark = $t->log_mark;
+    my $r = $t->request(method => 'POST',
+                        path => '/report/v1/organizations/personal/members',
+                        body => '{"username":"bob","role":"admin"}');
+    is scalar @{ $t->upstream_requests }, 1, 'the upstream received it';
+    my $after = reports();
+    for my $code (qw(organization_not_allowed role_not_allowed)) {
+        is(($after->{$code} // 0) - ($before->{$code} // 0), 1, "$code +1");
+    }
+    my @warn = $t->error_log_since($mark) =~ /report mode: would reject/g;
+    is scalar @warn, 2, 'two [warn] lines';
+    like report_log_last(), qr/^add_member \w+ report=role_not_allowed /,
+         '$turso_members_report: the last one';
+};
+
 subtest 'turso_members_mode: configuration' => sub {
     my ($code, $out) = $t->nginx_t(default_locations('turso_members_mode dry;'));
     isnt $code, 0, 'an unknown mode fails nginx -t';
