@@ -111,3 +111,19 @@ for my $f (@mod) {
     printf "  %8.0f  %8s  %s\n", $self{$f} / $requests,
         $j ? sprintf('%.0f', $j / $requests) : '-', $f;
 }
+
+print "calls out of the module's functions, inclusive (per request):\n";
+my %out;
+for my $f (keys %edge) {
+    next unless $f =~ $is_module;
+    for my $c (keys %{ $edge{$f} }) {
+        # its post handler runs the rest of the request: not a cost of its own
+        next if $c =~ $is_module || $c eq 'ngx_http_read_client_request_body';
+        $out{$c} += $edge{$f}{$c};
+    }
+}
+my @out = sort { $out{$b} <=> $out{$a} } keys %out;
+for my $c (@out[0 .. ($top < @out ? $top : @out) - 1]) {
+    next unless defined $c && $out{$c} / $requests >= 1;
+    printf "  %8.0f  %s\n", $out{$c} / $requests, $short->($c);
+}

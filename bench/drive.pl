@@ -3,7 +3,7 @@
 # connection, and checks every status: the load of bench/run.sh's callgrind
 # runs, where wrk's time-bounded runs would not give a fixed count.
 #
-#   drive.pl PORT COUNT valid|reject|conflict
+#   drive.pl PORT COUNT valid|reject|conflict|reject-proxied
 #
 # BENCH_PREFIX, if set, is put in front of the path (/plain: the plain
 # proxy_pass location of the callgrind configuration).
@@ -22,6 +22,9 @@ my %req = (
                 '{"username":"bob","role":"superuser"}', 400 ],
     conflict => [ '/v1/organizations/taken/members',
                   '{"username":"bob","role":"member"}', 409 ],
+    # the rejected body through plain proxy_pass: proxied, 200
+    'reject-proxied' => [ '/v1/organizations/acme/members',
+                          '{"username":"bob","role":"superuser"}', 200 ],
 );
 my ($path, $body, $want) = @{ $req{$kind} or die "unknown kind $kind\n" };
 $path = ($ENV{BENCH_PREFIX} // '') . $path;

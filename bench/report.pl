@@ -13,6 +13,7 @@ my ($raw, $cg, $dir, $mem, $settings) = @ARGV;
 my @gateways = qw(plain module lua njs);
 my @paths = qw(valid reject conflict);
 my %label = (plain => 'plain proxy_pass', module => 'ngx_turso_members',
+             plainvar => 'proxy_pass with a variable in the URI',
              lua => 'Lua (lua-cjson)', njs => 'njs');
 my %path_label = (
     valid => 'valid Add Member (proxied, 200)',
@@ -63,7 +64,8 @@ for my $p (@paths) {
     }
 }
 
-my $n = (values %{ $v{valid} })[0]{n} // 0;
+my ($first) = values %{ $v{valid} || {} };
+my $n = $first ? $first->{n} : 0;
 
 print "### Throughput and latency\n\n";
 print "Medians of $n alternating rounds ($settings), one nginx worker.\n\n";
@@ -71,6 +73,7 @@ print "| path | gateway | req/s | p50 ms | p99 ms | req/s ÷ module |\n";
 print "|---|---|---:|---:|---:|---:|\n";
 
 for my $p (@paths) {
+    next unless $m{$p} && $m{$p}{module};
     my $ref = $m{$p}{module}{rps} || 1;
     for my $g (@gateways) {
         my $x = $m{$p}{$g} or next;

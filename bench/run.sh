@@ -260,6 +260,14 @@ http {
             proxy_pass http://bench_up/;
             $proxy_common
         }
+        # what a variable in proxy_pass costs by itself
+        location /plainvar/ {
+            proxy_pass http://bench_up\$plainvar_uri;
+            $proxy_common
+        }
+    }
+    map \$uri \$plainvar_uri {
+        ~^/plainvar(?<rest>/.*) \$rest;
     }
 }
 CONF
@@ -451,32 +459,45 @@ cg_out="$work/cg/summary.txt"
 
 if [ "$cg_requests" -gt 0 ]; then
     say "callgrind: $cg_requests requests per path"
+    # one process; callgrind_control dumps (and zeroes) after each batch
+    out="$work/cg/callgrind.out"
+    valgrind --tool=callgrind --callgrind-out-file="$out" \
+        --collect-atstart=no --toggle-collect=ngx_process_events_and_timers \
+        "$nginx" -p "$work" -c conf/callgrind.conf -e logs/cg-error.log \
+        2> "$work/cg/valgrind.log" &
+    cg_pid=$!
+    pids+=($cg_pid)
+    wait_port "$p_cg"
+
+    # warm-up: keep-alive connections to the upstream, first allocations
+    for prefix in "" /plain /plainvar; do
+        for path in "${paths[@]}"; do
+            [ "$prefix$path" = /plainvarreject ] && continue
+            want=$path
+            [ -n "$prefix" ] && [ "$path" = reject ] && want=reject-proxied
+            BENCH_PREFIX=$prefix perl "$bench/drive.pl" "$p_cg" 20 "$want"
+        done
+    done
+    callgrind_control -z "$cg_pid" >/dev/null 2>&1
+
+    n=0
     for run in module:valid: module:reject: module:conflict: \
-               plain:valid:/plain plain:conflict:/plain
+               plain:valid:/plain plain:conflict:/plain \
+               plainvar:valid:/plainvar
     do
         IFS=: read -r g path prefix <<< "$run"
-        out="$work/cg/callgrind.$g-$path.out"
-        valgrind --tool=callgrind --callgrind-out-file="$out" \
-            --collect-atstart=no --toggle-collect=ngx_process_events_and_timers \
-            "$nginx" -p "$work" -c conf/callgrind.conf -e logs/cg-error.log \
-            2> "$work/cg/valgrind.$g-$path.log" &
-        cg_pid=$!
-        pids+=($cg_pid)
-        wait_port "$p_cg"
         BENCH_PREFIX=$prefix perl "$bench/drive.pl" "$p_cg" "$cg_requests" \
             "$path"
-        kill -TERM "$cg_pid"
-        wait "$cg_pid" || true
-        # the port is free again before the next run
-        for _ in $(seq 1 50); do
-            ss -Hltn "sport = :$p_cg" | grep -q . || break
-            sleep 0.1
-        done
+        callgrind_control -d "$g-$path" "$cg_pid" >/dev/null 2>&1
+        n=$((n + 1))
         {
             printf '== %s %s\n' "$g" "$path"
-            perl "$bench/callgrind.pl" "$out" "$cg_requests" 12
+            perl "$bench/callgrind.pl" "$out.$n" "$cg_requests" 12
         } >> "$cg_out"
     done
+
+    kill -TERM "$cg_pid"
+    wait "$cg_pid" || true
 fi
 
 
