@@ -178,7 +178,7 @@ subtest 'a file rewritten in place (same inode, new size)' => sub {
     print $fh "test-token\n";
     close $fh;
     past_interval();
-    my ($auth, $r) = auth_of();
+    ($auth, my $r) = auth_of();
     is $auth, 'Bearer test-token', 'rewritten in place: read again';
     is $r->{status}, 200, 'the mock takes it: 200';
 };
