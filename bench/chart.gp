@@ -1,7 +1,7 @@
 # The chart of bench/run.sh: throughput and p99 latency per gateway and
 # path, from DIR/chart.dat.   gnuplot -e "dir='build/bench'" bench/chart.gp
 
-set terminal pngcairo size 1200,520 font "DejaVu Sans,11"
+set terminal pngcairo size 1200,560 font "DejaVu Sans,11"
 set output dir."/performance.png"
 
 set multiplot layout 1,2 title "ngx\\_turso\\_members on loopback, one nginx worker (medians)" font ",13"
@@ -11,7 +11,7 @@ set style histogram clustered gap 1.5
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top right font ",10"
+set key below horizontal font ",10"
 set yrange [0:*]
 set xtics nomirror font ",10"
 set linetype 1 lc rgb "#8c8c8c"
