@@ -24,12 +24,38 @@ sub token_id { substr(sha256_hex($_[0]), 0, 12) }
 
 my $gid = getgrnam('nogroup') // getgrnam('nobody') // 65534;
 
-my $t = TursoMembers::Test->new(
+# A token file under the instance's conf/ whose absolute path is $rem bytes
+# past a multiple of 8 (the module once kept the path without its NUL:
+# whether refresh found the file depended on the path's length), holding
+# test-token, readable by the workers' group.
+sub token_file_at {
+    my ($inst, $name, $rem) = @_;
+    my $f = $inst->prefix . "/conf/$name";
+    $f .= 'x' while length($f) % 8 != $rem;
+    TursoMembers::Test::spew($f, "test-token\n");
+    chown -1, $gid, $f;
+    chmod 0640, $f;
+    return $f;
+}
+
+# new() with start => 0, %%REFRESH_FILE%% replaced by such a file, start.
+sub instance {
+    my ($class, $rem, %args) = @_;
+    my $inst = $class->new(%args, start => 0);
+    my $f = token_file_at($inst, 'refresh-token', $rem);
+    $inst->{config} =~ s/%%REFRESH_FILE%%/$f/g;
+    $inst->{refresh_file} = $f;
+    $inst->start;
+    return $inst;
+}
+
+
+my $t = instance('TursoMembers::Test', 4,
     http_config => 'log_format tid "$turso_members_token_id";',
     config => <<'CONF');
         location /v1/organizations/ {
             turso_members on;
-            turso_members_token_file %%TOKEN_FILE%% refresh=1s;
+            turso_members_token_file %%REFRESH_FILE%% refresh=1s;
             access_log logs/tid.log tid;
             proxy_pass http://turso_api$turso_members_upstream_uri;
             proxy_http_version 1.1;
@@ -39,14 +65,12 @@ my $t = TursoMembers::Test->new(
         location /static/ {
             rewrite ^/static(/.*)$ $1 break;
             turso_members on;
-            turso_members_token_file %%TOKEN_FILE%%;
+            turso_members_token_file %%REFRESH_FILE%%;
             proxy_pass http://turso_api$turso_members_upstream_uri;
         }
 CONF
 
-my $file = $t->{token_file};
-chown -1, $gid, $file;
-chmod 0640, $file;
+my $file = $t->{refresh_file};
 
 # Writes a new file and renames it over the token file (a new inode).
 sub rotate {
@@ -183,6 +207,36 @@ subtest 'a file rewritten in place (same inode, new size)' => sub {
     is $r->{status}, 200, 'the mock takes it: 200';
 };
 
+# The path of the file, whatever its length, is a C string for stat() and
+# open(): for each remainder mod 8, one nginx, one rotation.
+for my $rem (0 .. 7) {
+    subtest "a path of 8n+$rem bytes" => sub {
+        my $i = instance('TursoMembers::Test', $rem, config => <<'CONF');
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%REFRESH_FILE%% refresh=1s;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+        }
+CONF
+        my $f = $i->{refresh_file};
+        is length($f) % 8, $rem, "the path: $f";
+        my $mark = $i->log_mark;
+        $i->request(method => 'GET', path => $LIST);
+        TursoMembers::Test::spew("$f.new", "$NEW\n");
+        chown -1, $gid, "$f.new";
+        chmod 0640, "$f.new";
+        rename "$f.new", $f or die;
+        past_interval();
+        $i->mock_reset;
+        $i->request(method => 'GET', path => $LIST);
+        my $u = $i->upstream_requests;
+        is $u->[-1]{headers}{authorization}, "Bearer $NEW", 'the new token';
+        unlike $i->error_log_since($mark), qr/cannot be examined/,
+               'the file was found' or diag $i->error_log_since($mark);
+        $i->stop;
+    };
+}
+
 subtest 'refresh=: configuration' => sub {
     for my $bad ('refresh=0', 'refresh=abc', 'refresh=', 'every=1s') {
         my ($code, $out) = $t->nginx_t(<<"CONF");
@@ -221,7 +275,7 @@ package TwoWorkers {
     }
 }
 
-my $t2 = TwoWorkers->new(
+my $t2 = instance('TwoWorkers', 4,
     http_config => 'log_format pidtid "$pid $turso_members_token_id";',
     config => <<'CONF');
     server {
@@ -230,7 +284,7 @@ my $t2 = TwoWorkers->new(
         server_name localhost;
         location /v1/organizations/ {
             turso_members on;
-            turso_members_token_file %%TOKEN_FILE%% refresh=1s;
+            turso_members_token_file %%REFRESH_FILE%% refresh=1s;
             access_log logs/pids.log pidtid;
             proxy_pass http://turso_api$turso_members_upstream_uri;
         }
@@ -238,9 +292,7 @@ my $t2 = TwoWorkers->new(
 CONF
 
 subtest 'two workers: every worker takes the new token' => sub {
-    my $f2 = $t2->{token_file};
-    chown -1, $gid, $f2;
-    chmod 0640, $f2;
+    my $f2 = $t2->{refresh_file};
 
     $t2->request(method => 'GET', path => $LIST) for 1 .. 10;
     my $tmp = "$f2.new";
