@@ -429,6 +429,13 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_uint_t                     level;
     ngx_turso_members_loc_conf_t  *tlcf;
 
+    level = (ctx->code == NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED)
+            ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+    if (r->connection->log->log_level < level) {
+        return;
+    }
+
     b = ctx->upstream_body;
     len = 0;
     p = NULL;
@@ -453,7 +460,7 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
             tlen = tlcf->token->authorization.len - (sizeof("Bearer ") - 1);
 
             for (q = raw; (size_t) (raw + len - q) >= tlen; q++) {
-                if (ngx_memcmp(q, token, tlen) == 0) {
+                if (*q == *token && ngx_memcmp(q, token, tlen) == 0) {
                     ngx_memset(q, '*', tlen);
                     q += tlen - 1;
                 }
@@ -463,9 +470,6 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
         len = ngx_turso_members_json_escape((char *) p, 6 * len,
                                             (char *) raw, len);
     }
-
-    level = (ctx->code == NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED)
-            ? NGX_LOG_ERR : NGX_LOG_INFO;
 
     ngx_log_error(level, r->connection->log, 0,
                   "turso_members: upstream answered %ui, sent as %V%s; "

@@ -34,6 +34,8 @@ static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
     ngx_str_t *dst, const char *src, size_t len);
 static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code);
+static ngx_int_t ngx_turso_members_set_request_id(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 
 
 ngx_int_t
@@ -178,7 +180,6 @@ static ngx_int_t
 ngx_turso_members_process_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    int                                jrc;
     u_char                            *p;
     size_t                             size;
     ngx_int_t                          rc;
@@ -187,7 +188,6 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     const char                        *role;
     ngx_turso_members_body_t          *body;
     ngx_turso_members_loc_conf_t      *tlcf;
-    ngx_turso_members_body_spec_t      spec;
     const ngx_turso_members_route_t   *rt;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
@@ -211,11 +211,11 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
 
     ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
 
-    jrc = ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body);
+    rc = ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body);
 
     ngx_turso_members_json_allocator(NULL, NULL);
 
-    switch (jrc) {
+    switch (rc) {
 
     case NGX_TURSO_MEMBERS_JSON_OK:
         break;
@@ -237,30 +237,14 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ctx->code == NGX_TURSO_MEMBERS_INVALID_ROLE) {
-            /* the error names the user when the rest of the body is good */
+        /* the error names the user when the username was valid */
 
-            spec.fields = rt->body.fields & NGX_TURSO_MEMBERS_FIELD_USERNAME;
-            spec.required = 0;
-            spec.one_of = 0;
-
-            if (spec.fields) {
-                ngx_turso_members_json_allocator(ngx_turso_members_palloc,
-                                                 r->pool);
-                jrc = ngx_turso_members_json_parse(raw.data, raw.len, &spec,
-                                                   body);
-                ngx_turso_members_json_allocator(NULL, NULL);
-            }
-
-            if (spec.fields
-                && jrc == NGX_TURSO_MEMBERS_JSON_OK
-                && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME)
-                && ngx_turso_members_copy(r, &ctx->username, body->username,
-                                          body->username_len)
-                   != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+        if (body->username_len
+            && ngx_turso_members_copy(r, &ctx->username, body->username,
+                                      body->username_len)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         return NGX_DONE;
@@ -496,9 +480,7 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
     }
 
     if (ngx_turso_members_request_id(r, ctx) != NGX_OK
-        || ngx_turso_members_set_header(r, &ctx->request_id_header,
-                                        "X-Request-Id", &ctx->request_id)
-           != NGX_OK)
+        || ngx_turso_members_set_request_id(r, ctx) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -629,23 +611,24 @@ ngx_turso_members_policy(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
 
 /*
  * The request's id: the client's X-Request-Id when it is a sane token,
- * else nginx's $request_id.  It goes upstream and into every error.
+ * else one of the gateway's.  It goes upstream and into every error.
  */
 
 ngx_int_t
 ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char                         *p, *last;
-    ngx_uint_t                      i;
-    ngx_list_part_t                *part;
-    ngx_table_elt_t                *h;
-    ngx_http_variable_value_t      *vv;
-    ngx_turso_members_main_conf_t  *tmcf;
+    u_char           *p, *last;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *client;
 
     if (ctx->request_id.len) {
         return NGX_OK;
     }
+
+    client = NULL;
+    n = 0;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -662,21 +645,20 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (h[i].key.len != sizeof("X-Request-Id") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) != 0)
+        if (h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) == 0)
         {
-            continue;
+            client = &h[i];
+            n++;
         }
+    }
 
-        ctx->request_id_header = &h[i];
+    /* one client id, and a sane one, or none */
 
-        if (h[i].value.len == 0 || h[i].value.len > 128) {
-            break;
-        }
-
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+    if (n == 1 && client->value.len && client->value.len <= 128) {
+        p = client->value.data;
+        last = p + client->value.len;
 
         while (p < last
                && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
@@ -687,23 +669,30 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
         }
 
         if (p == last) {
-            ctx->request_id = h[i].value;
+            ctx->request_id = client->value;
             return NGX_OK;
         }
-
-        break;
     }
 
-    tmcf = ngx_http_get_module_main_conf(r, ngx_turso_members_module);
+    /*
+     * Unique on the host without nginx's $request_id, whose 16 random
+     * bytes cost OpenSSL's RAND_bytes() on every request: the time, the
+     * worker, the connection (a counter shared by the workers) and the
+     * request on it.
+     */
 
-    vv = ngx_http_get_indexed_variable(r, tmcf->request_id_index);
-
-    if (vv == NULL || vv->not_found) {
+    p = ngx_pnalloc(r->pool, 32);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->request_id.data = vv->data;
-    ctx->request_id.len = vv->len;
+    ctx->request_id.data = p;
+    ctx->request_id.len = ngx_sprintf(p, "%08xD%08xD%08xD%08xD",
+                                      (uint32_t) ngx_time(),
+                                      (uint32_t) ngx_pid,
+                                      (uint32_t) r->connection->number,
+                                      (uint32_t) r->connection->requests)
+                          - p;
 
     return NGX_OK;
 }
@@ -715,4 +704,49 @@ void *
 ngx_turso_members_palloc(void *pool, size_t size)
 {
     return ngx_palloc(pool, size);
+}
+
+
+/* every X-Request-Id the upstream gets carries the request's id */
+
+static ngx_int_t
+ngx_turso_members_set_request_id(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    first = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) == 0)
+        {
+            h[i].value = ctx->request_id;
+            first = &h[i];
+        }
+    }
+
+    if (first) {
+        return NGX_OK;
+    }
+
+    return ngx_turso_members_set_header(r, &first, "X-Request-Id",
+                                        &ctx->request_id);
 }

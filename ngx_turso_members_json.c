@@ -140,7 +140,7 @@ int
 ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
 {
-    int            rc;
+    int            rc, role_rc;
     void          *iter;
     json_t        *root;
     const char    *key;
@@ -178,6 +178,7 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     }
 
     rc = NGX_TURSO_MEMBERS_JSON_OK;
+    role_rc = NGX_TURSO_MEMBERS_JSON_OK;
 
     for (iter = json_object_iter(root);
          iter != NULL;
@@ -189,12 +190,30 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
         rc = ngx_turso_members_json_member(spec, key, strlen(key),
                                            json_object_iter_value(iter),
                                            body);
+
+        /*
+         * after a bad role the other fields are still checked, so that
+         * the error can name a valid username
+         */
+
+        if (rc == NGX_TURSO_MEMBERS_JSON_INVALID_ROLE
+            && role_rc == NGX_TURSO_MEMBERS_JSON_OK)
+        {
+            role_rc = rc;
+            rc = NGX_TURSO_MEMBERS_JSON_OK;
+            continue;
+        }
+
         if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
             break;
         }
     }
 
     json_decref(root);
+
+    if (rc == NGX_TURSO_MEMBERS_JSON_OK) {
+        rc = role_rc;
+    }
 
     if (rc == NGX_TURSO_MEMBERS_JSON_OK) {
         rc = ngx_turso_members_json_check_spec(spec, body);
@@ -902,7 +921,7 @@ ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
     size_t                n, adv, total;
     unsigned              cp;
     const char           *out;
-    const unsigned char  *p, *last;
+    const unsigned char  *p, *q, *last;
     char                  tmp[6];
 
     total = 0;
@@ -910,6 +929,32 @@ ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
     last = p + len;
 
     while (p < last) {
+
+        /* a run of printable ASCII goes in one copy */
+
+        for (q = p;
+             q < last && *q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\';
+             q++)
+        {
+            /* void */
+        }
+
+        if (q > p) {
+            n = (size_t) (q - p);
+
+            if (dst != NULL) {
+                if (size - total < n) {
+                    return 0;
+                }
+
+                memcpy(dst + total, p, n);
+            }
+
+            total += n;
+            p = q;
+            continue;
+        }
+
         out = tmp;
         adv = 1;
 

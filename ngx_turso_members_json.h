@@ -46,6 +46,12 @@ typedef struct {
 } ngx_turso_members_body_spec_t;
 
 
+/*
+ * On success "present" tells the fields found.  A rejected body has
+ * "present" 0 and "role" NULL, but a non-zero username_len (email_len,
+ * member_len) still means that field was valid: an error can name it.
+ */
+
 typedef struct {
     unsigned        present;    /* FIELD_* bits found with a non-null value */
     const char     *role;       /* "admin", "member", "viewer" or NULL */

@@ -238,17 +238,8 @@ ngx_turso_members_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_turso_members_init(ngx_conf_t *cf)
 {
-    ngx_str_t                       name = ngx_string("request_id");
-    ngx_http_handler_pt            *h;
-    ngx_http_core_main_conf_t      *cmcf;
-    ngx_turso_members_main_conf_t  *tmcf;
-
-    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
-
-    tmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
-    if (tmcf->request_id_index == NGX_ERROR) {
-        return NGX_ERROR;
-    }
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -134,7 +134,6 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
-    ngx_int_t                       request_id_index;
 } ngx_turso_members_main_conf_t;
 
 
@@ -159,7 +158,6 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
-    ngx_table_elt_t                *request_id_header;
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */

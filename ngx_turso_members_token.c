@@ -186,11 +186,8 @@ ngx_turso_members_token_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    t->source.len = source->len;
-    t->source.data = ngx_pstrdup(cf->pool, source);
-    if (t->source.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
+    /* NUL-terminated: the arguments and ngx_conf_full_name()'s result */
+    t->source = *source;
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
