@@ -337,6 +337,31 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
 
+    /*
+     * The same path, unescaped, as the request's URI, with no arguments:
+     * what "proxy_pass http://upstream;" (no URI, no variables, cheaper)
+     * sends, escaped by nginx.
+     */
+
+    if (item == NULL) {
+        r->uri = ctx->upstream_uri;
+
+    } else {
+        p = ngx_pnalloc(r->pool, len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        r->uri.data = p;
+        r->uri.len = ngx_sprintf(p, "/v%ui/organizations/%V/%V/%V",
+                                 rt->version, &ctx->org,
+                                 &rt->upstream_collection, item)
+                     - p;
+    }
+
+    ngx_str_null(&r->args);
+    r->valid_unparsed_uri = 0;
+
     return NGX_OK;
 }
 
