@@ -185,13 +185,13 @@ http {
         }
     }
 
-    # B: this module
+    # B: this module, in its variable-free form (docs/directives.md)
     server {
         listen 127.0.0.1:$p_module backlog=4096;
         turso_members_token_file $work/conf/token;
         location / {
             turso_members on;
-            proxy_pass http://bench_up\$turso_members_upstream_uri;
+            proxy_pass http://bench_up;
             $proxy_common
         }
     }
@@ -253,7 +253,7 @@ http {
         turso_members_token_file $work/conf/token;
         location / {
             turso_members on;
-            proxy_pass http://bench_up\$turso_members_upstream_uri;
+            proxy_pass http://bench_up;
             $proxy_common
         }
         location /plain/ {
