@@ -492,7 +492,10 @@ ngx_turso_members_nginx_code(ngx_http_request_t *r, ngx_uint_t status)
         return NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT;
 
     default:
-        return (status >= 400 && status < 500) ? NGX_TURSO_MEMBERS_BAD_REQUEST
-                                               : NGX_TURSO_MEMBERS_INTERNAL_ERROR;
+        if (status >= 400 && status < 500) {
+            return NGX_TURSO_MEMBERS_BAD_REQUEST;
+        }
+
+        return NGX_TURSO_MEMBERS_INTERNAL_ERROR;
     }
 }

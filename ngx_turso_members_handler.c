@@ -36,6 +36,8 @@ static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code);
 static ngx_int_t ngx_turso_members_set_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static ngx_uint_t ngx_turso_members_request_id_headers(ngx_http_request_t *r,
+    ngx_str_t *value, ngx_table_elt_t **last);
 
 
 ngx_int_t
@@ -619,40 +621,14 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     u_char           *p, *last;
-    ngx_uint_t        i, n;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *client;
+    ngx_uint_t        n;
+    ngx_table_elt_t  *client;
 
     if (ctx->request_id.len) {
         return NGX_OK;
     }
 
-    client = NULL;
-    n = 0;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-Request-Id") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) == 0)
-        {
-            client = &h[i];
-            n++;
-        }
-    }
+    n = ngx_turso_members_request_id_headers(r, NULL, &client);
 
     /* one client id, and a sane one, or none */
 
@@ -713,11 +689,32 @@ static ngx_int_t
 ngx_turso_members_set_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *first;
+    ngx_table_elt_t  *h;
 
-    first = NULL;
+    if (ngx_turso_members_request_id_headers(r, &ctx->request_id, &h)) {
+        return NGX_OK;
+    }
+
+    return ngx_turso_members_set_header(r, &h, "X-Request-Id",
+                                        &ctx->request_id);
+}
+
+
+/*
+ * Counts the client's X-Request-Id headers, gives the last one and, with
+ * a value, sets them all to it.
+ */
+
+static ngx_uint_t
+ngx_turso_members_request_id_headers(ngx_http_request_t *r, ngx_str_t *value,
+    ngx_table_elt_t **last)
+{
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    *last = NULL;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -738,15 +735,14 @@ ngx_turso_members_set_request_id(ngx_http_request_t *r,
             && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
                                sizeof("X-Request-Id") - 1) == 0)
         {
-            h[i].value = ctx->request_id;
-            first = &h[i];
+            if (value) {
+                h[i].value = *value;
+            }
+
+            *last = &h[i];
+            n++;
         }
     }
 
-    if (first) {
-        return NGX_OK;
-    }
-
-    return ngx_turso_members_set_header(r, &first, "X-Request-Id",
-                                        &ctx->request_id);
+    return n;
 }

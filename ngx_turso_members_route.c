@@ -19,6 +19,9 @@
 #define F_MEMBER    NGX_TURSO_MEMBERS_FIELD_MEMBER
 
 
+static ngx_uint_t ngx_turso_members_route_shape(
+    ngx_turso_members_route_t *rt, ngx_uint_t version, ngx_str_t *collection,
+    ngx_uint_t item);
 static u_char *ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src);
 
 
@@ -138,7 +141,7 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow)
 {
     u_char                     *p, *last, *seg[3], *end[3], *a;
-    ngx_str_t                   item;
+    ngx_str_t                   item, collection;
     ngx_uint_t                  version, n, shape;
     ngx_turso_members_route_t  *rt;
 
@@ -188,14 +191,12 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
     shape = 0;
     ctx->route = NULL;
 
+    collection.data = seg[1];
+    collection.len = end[1] - seg[1];
+
     for (rt = ngx_turso_members_routes; rt->method; rt++) {
 
-        if (rt->version != version
-            || (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) != (n == 3)
-            || rt->collection.len != (size_t) (end[1] - seg[1])
-            || ngx_strncmp(rt->collection.data, seg[1], rt->collection.len)
-               != 0)
-        {
+        if (!ngx_turso_members_route_shape(rt, version, &collection, n == 3)) {
             continue;
         }
 
@@ -223,11 +224,8 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
         a = allow->data;
 
         for (rt = ngx_turso_members_routes; rt->method; rt++) {
-            if (rt->version != version
-                || (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) != (n == 3)
-                || rt->collection.len != (size_t) (end[1] - seg[1])
-                || ngx_strncmp(rt->collection.data, seg[1],
-                               rt->collection.len) != 0)
+            if (!ngx_turso_members_route_shape(rt, version, &collection,
+                                               n == 3))
             {
                 continue;
             }
@@ -287,6 +285,20 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
     }
 
     return NGX_TURSO_MEMBERS_OK;
+}
+
+
+/* whether a route has the path's shape: version, collection, item or not */
+
+static ngx_uint_t
+ngx_turso_members_route_shape(ngx_turso_members_route_t *rt,
+    ngx_uint_t version, ngx_str_t *collection, ngx_uint_t item)
+{
+    return rt->version == version
+           && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == item
+           && rt->collection.len == collection->len
+           && ngx_strncmp(rt->collection.data, collection->data,
+                          collection->len) == 0;
 }
 
 
