@@ -68,10 +68,11 @@ objs="$build/nginx-$version-$mode"
 case "$mode" in
     asan)
         cc_opt="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
-        # nginx's core passes NULL with length 0 to memcpy(): that check
-        # recovers, so tools/ubsan.supp can suppress it for nginx's files
+        # nginx's core passes NULL with length 0 to memcpy() and accesses
+        # unaligned integers: those checks recover, so that tools/ubsan.supp
+        # can suppress them in nginx's files (not in the module's)
         cc_opt="$cc_opt -fno-sanitize-recover=undefined"
-        cc_opt="$cc_opt -fsanitize-recover=nonnull-attribute"
+        cc_opt="$cc_opt -fsanitize-recover=nonnull-attribute,alignment"
         ld_opt="-fsanitize=address,undefined"
         ;;
     valgrind)
