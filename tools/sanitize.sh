@@ -148,7 +148,7 @@ case "$mode" in
         export TEST_NGINX_SANITIZE=1
         export TEST_NGINX_TIMEOUT_FACTOR=${TEST_NGINX_TIMEOUT_FACTOR:-2}
         export ASAN_OPTIONS="detect_leaks=1:exitcode=86:halt_on_error=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan"
-        export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86:suppressions=$top/tools/ubsan.supp:log_path=$reports/ubsan"
+        export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:exitcode=86:suppressions=$top/tools/ubsan.supp:log_path=$reports/ubsan"
         export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp:print_suppressions=0"
         ;;
     valgrind)

@@ -492,17 +492,23 @@ sub known_nginx_leak {
 
 
 # In the child, before exec: per-instance report files.
+#
+# nginx -t (test => 1) exits without freeing its cycle, and whether
+# LeakSanitizer finds the cycle still referenced depends on the stack at
+# exit: no leak detection there.  A running nginx destroys its cycle pool
+# at exit (master and workers), so leaks of the module's own allocations
+# show there.
 sub checker_env {
-    my ($self) = @_;
+    my ($self, %a) = @_;
 
     my $p = $self->{prefix};
 
     if ($SANITIZE) {
-        # later options win: the caller's options, then our log_path
-        # (LeakSanitizer reports go to ASan's)
+        # later options win: the caller's options, then ours
         for my $v (qw(ASAN UBSAN)) {
             $ENV{"${v}_OPTIONS"} = join ':', grep { defined && length }
-                $ENV{"${v}_OPTIONS"}, "log_path=$p/logs/" . lc $v;
+                $ENV{"${v}_OPTIONS"}, "log_path=$p/logs/" . lc $v,
+                ($a{test} && $v eq 'ASAN' ? 'detect_leaks=0' : ());
         }
     }
 }
@@ -510,13 +516,14 @@ sub checker_env {
 
 # The command nginx is run under (empty: nginx itself).
 sub checker_cmd {
-    my ($self) = @_;
+    my ($self, %a) = @_;
 
     return () unless $VALGRIND;
 
     return ('valgrind', '--tool=memcheck', '--quiet',
             "--log-file=$self->{prefix}/logs/valgrind.%p",
-            '--error-exitcode=86', '--leak-check=full',
+            '--error-exitcode=86',
+            $a{test} ? '--leak-check=no' : '--leak-check=full',
             '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
             '--num-callers=30', '--track-origins=no',
             split(' ', $ENV{TEST_NGINX_VALGRIND_OPTS} // ''));
@@ -595,22 +602,14 @@ sub nginx_t {
     if ($pid == 0) {
         open STDERR, '>&', \*STDOUT or die;
         @ENV{ keys %$env } = values %$env;
-        $self->checker_env;
-        exec $self->checker_cmd, $NGINX, '-t', '-p', "$p/",
+        $self->checker_env(test => 1);
+        exec $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
              '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log";
         die "exec: $!";
     }
     my $out = do { local $/; <$fh> } // '';
     close $fh;
     my $code = $? >> 8;
-
-    # a failed configuration exits 1; LeakSanitizer turns it into its
-    # exit code for nginx's own init_cycle pool (see known_nginx_leak)
-    if ($SANITIZE && $code == 86
-        && grep { known_nginx_leak(slurp($_)) } $self->checker_logs)
-    {
-        $code = 1;
-    }
 
     return ($code, $out . slurp("$p/logs/nginx-t-$n.log"));
 }
