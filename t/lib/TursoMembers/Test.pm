@@ -37,14 +37,15 @@ package TursoMembers::Test;
 #                              no load_module (%%LOAD_MODULE%% expands to
 #                              nothing)
 #   TEST_NGINX_SANITIZE=1      ASan/UBSan binary: each nginx gets
-#                              log_path=<prefix>/logs/asan (and ubsan) added
-#                              to ASAN_OPTIONS/UBSAN_OPTIONS; any report
-#                              file, sanitizer text in error.log or
+#                              log_path=<prefix>/logs/reports/asan (ubsan)
+#                              added to ASAN_OPTIONS (UBSAN_OPTIONS); any
+#                              report file, sanitizer text or a process
+#                              exiting with code 86 in error.log or
 #                              stderr.log, or a master exiting with a
 #                              non-zero status fails the test file
 #   TEST_NGINX_VALGRIND=1      every nginx (and nginx -t) runs under
 #                              valgrind memcheck, logs in
-#                              <prefix>/logs/valgrind.<pid>; any error
+#                              <prefix>/logs/reports/valgrind.<pid>; any error
 #                              counted there fails the test file.  Extra
 #                              valgrind arguments: TEST_NGINX_VALGRIND_OPTS
 #   TEST_NGINX_TIMEOUT_FACTOR  multiplies every time the harness waits for
@@ -311,6 +312,12 @@ sub write_prefix {
     chmod 0755, "$REPO/t/servroot-$TEST-$$", $p,
           map { "$p/$_" } qw(conf logs client_body_temp proxy_temp);
 
+    # sanitizer and valgrind reports, written by workers running as nobody
+    if ($SANITIZE || $VALGRIND) {
+        make_path("$p/logs/reports");
+        chmod 01777, "$p/logs/reports";
+    }
+
     $self->{token_file} = "$p/conf/token";
     spew($self->{token_file}, "$TOKEN\n");
     chmod 0640, $self->{token_file};
@@ -507,7 +514,7 @@ sub checker_env {
         # later options win: the caller's options, then ours
         for my $v (qw(ASAN UBSAN)) {
             $ENV{"${v}_OPTIONS"} = join ':', grep { defined && length }
-                $ENV{"${v}_OPTIONS"}, "log_path=$p/logs/" . lc $v,
+                $ENV{"${v}_OPTIONS"}, "log_path=$p/logs/reports/" . lc $v,
                 ($a{test} && $v eq 'ASAN' ? 'detect_leaks=0' : ());
         }
     }
@@ -521,7 +528,7 @@ sub checker_cmd {
     return () unless $VALGRIND;
 
     return ('valgrind', '--tool=memcheck', '--quiet',
-            "--log-file=$self->{prefix}/logs/valgrind.%p",
+            "--log-file=$self->{prefix}/logs/reports/valgrind.%p",
             '--error-exitcode=86',
             $a{test} ? '--leak-check=no' : '--leak-check=full',
             '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
@@ -533,7 +540,8 @@ sub checker_cmd {
 sub checker_logs {
     my ($self) = @_;
     my $p = $self->{prefix};
-    return sort glob("$p/logs/asan.* $p/logs/ubsan.* $p/logs/valgrind.*");
+    return sort glob("$p/logs/reports/asan.* $p/logs/reports/ubsan.* "
+                     . "$p/logs/reports/valgrind.*");
 }
 
 
@@ -546,8 +554,11 @@ sub checker_problems {
 
     my @why;
     my $p = $self->{prefix};
+    # 86: the exit code tools/sanitize.sh gives ASan, UBSan and valgrind;
+    # "Can't open file": a report that could not be written
     my $re = qr/AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer
-               |runtime\ error:|==\d+==\s*ERROR/x;
+               |runtime\ error:|==\d+==\s*ERROR|ERROR:\ Can't\ open\ file
+               |exited\ with\ code\ 86\b/x;
 
     for my $log (qw(error.log stderr.log), map { "nginx-t-$_.log" }
                  1 .. ($self->{nt} // 0))
