@@ -9,7 +9,7 @@
 # (./build.sh test --asan ... runs this.)  --nginx 1.22 (the default) is
 # Debian's 1.22.1 source, the one /usr/sbin/nginx is built from; 1.26 is
 # upstream 1.26.3 (tools/nginx-source.sh).  Prove arguments default to
-# "-r t/".  Builds are cached in build/nginx-<version>-<mode>/ and only
+# every t/*.t but t/*-deb.t.  Builds are cached in build/nginx-<version>-<mode>/ and only
 # remade when the module's sources change.
 #
 # Any sanitizer report, valgrind error, or master process exiting with the
@@ -127,7 +127,15 @@ say "built $objs/nginx: $("$objs/nginx" -v 2>&1)"
 
 # --- the suite --------------------------------------------------------------
 
-[ $# -eq 0 ] && set -- -r t/
+# every test file but those about the Debian package, which test the packaged
+# /usr/sbin/nginx with the packaged module (TEST_NGINX_STATIC=1 would have
+# the module twice); the plain ./build.sh test runs them
+if [ $# -eq 0 ]; then
+    mapfile -t files < <(cd "$top" && find t -name '*.t' \
+        -not -path 't/servroot*' -not -path '*/node_modules/*' \
+        -not -name '*-deb.t' | sort)
+    set -- "${files[@]}"
+fi
 
 cd "$top"
 # workers run as nobody when root: every directory on the way readable
