@@ -31,6 +31,10 @@ my $LIST = '/v1/organizations/acme/members';
 my $raw_port = empty_port();
 my $raw_pid = fork // die "fork: $!";
 if ($raw_pid == 0) {
+    # never hold the TAP pipe open, never outlive the test
+    open STDOUT, '>', '/dev/null';
+    open STDERR, '>', '/dev/null';
+    alarm 600;
     my $srv = IO::Socket::IP->new(LocalHost => '127.0.0.1',
                                   LocalPort => $raw_port, Listen => 16,
                                   ReuseAddr => 1) or die "listen: $!";
@@ -43,6 +47,7 @@ if ($raw_pid == 0) {
     }
     POSIX::_exit(0);
 }
+END { kill 'KILL', $raw_pid if $raw_pid && kill 0, $raw_pid }
 wait_port({ port => $raw_port, max_wait => 5 }) or die "raw upstream down";
 
 sub rst_close {
