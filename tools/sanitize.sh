@@ -9,8 +9,9 @@
 # (./build.sh test --asan ... runs this.)  --nginx 1.22 (the default) is
 # Debian's 1.22.1 source, the one /usr/sbin/nginx is built from; 1.26 is
 # upstream 1.26.3 (tools/nginx-source.sh).  Prove arguments default to
-# every t/*.t but t/*-deb.t.  Builds are cached in build/nginx-<version>-<mode>/ and only
-# remade when the module's sources change.
+# every t/*.t but t/*-deb.t.  Builds are cached in
+# build/nginx-<version>-<mode>/ and only remade when the module's sources
+# change.  See docs/testing.md.
 #
 # Any sanitizer report, valgrind error, or master process exiting with the
 # sanitizer's exit code fails the test file (see t/lib/TursoMembers/Test.pm,
@@ -100,12 +101,13 @@ conf_args=(
 
 # reconfigure when the flags, the module's config or nginx's source change
 stamp=$(printf '%s\n' "$src" "${conf_args[@]}" | sha256sum | cut -c1-16)
-if [ ! -f "$objs/Makefile" ] || [ "$(cat "$objs/.stamp" 2>/dev/null)" != "$stamp" ] \
+old_stamp=$(cat "$objs/.stamp" 2>/dev/null || true)
+if [ ! -f "$objs/Makefile" ] || [ "$old_stamp" != "$stamp" ] \
    || [ "$top/config" -nt "$objs/Makefile" ]
 then
     say "configuring nginx $version ($mode) in $objs"
     # other flags or another source: start afresh
-    [ "$(cat "$objs/.stamp" 2>/dev/null)" = "$stamp" ] || rm -rf "$objs"
+    [ "$old_stamp" = "$stamp" ] || rm -rf "$objs"
     mkdir -p "$objs"
     (cd "$src" && ./configure "${conf_args[@]}") > "$objs/configure.log" 2>&1 || {
         tail -40 "$objs/configure.log" >&2
@@ -145,7 +147,8 @@ chmod 0755 "$top" "$top/t" "$build"
 reports="$build/sanitize-reports/$version-$mode"
 rm -rf "$reports"
 mkdir -p "$reports"
-chmod 0755 "$build/sanitize-reports" "$reports"
+chmod 0755 "$build/sanitize-reports"
+chmod 1777 "$reports"
 
 export TEST_NGINX_BINARY="$objs/nginx"
 export TEST_NGINX_STATIC=1
@@ -155,9 +158,19 @@ case "$mode" in
         make -s -C "$top/t/unit" test
         export TEST_NGINX_SANITIZE=1
         export TEST_NGINX_TIMEOUT_FACTOR=${TEST_NGINX_TIMEOUT_FACTOR:-2}
-        export ASAN_OPTIONS="detect_leaks=1:exitcode=86:halt_on_error=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1:log_path=$reports/asan"
-        export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:exitcode=86:suppressions=$top/tools/ubsan.supp:log_path=$reports/ubsan"
-        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp:print_suppressions=0"
+        # 86: the exit code the harness looks for (a worker's death is
+        # only a [notice] in error.log); the harness adds a log_path per
+        # nginx prefix, these are for anything else
+        asan=detect_leaks=1:exitcode=86:halt_on_error=1
+        asan=$asan:check_initialization_order=1:strict_init_order=1
+        asan=$asan:detect_stack_use_after_return=1
+        export ASAN_OPTIONS="$asan:log_path=$reports/asan"
+        # halt_on_error=0: only the recoverable checks (nonnull-attribute,
+        # alignment) go on after a report; everything else aborts
+        ubsan=print_stacktrace=1:halt_on_error=0:exitcode=86
+        ubsan=$ubsan:suppressions=$top/tools/ubsan.supp
+        export UBSAN_OPTIONS="$ubsan:log_path=$reports/ubsan"
+        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp"
         ;;
     valgrind)
         export TEST_NGINX_VALGRIND=1
