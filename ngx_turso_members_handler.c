@@ -400,6 +400,11 @@ ngx_turso_members_read_body(ngx_http_request_t *r, ngx_str_t *body)
     for (cl = rb->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
+        if (ngx_buf_size(b) == 0) {
+            /* e.g. the empty last buffer of a chunked body */
+            continue;
+        }
+
         if (b->in_file) {
             n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
                               b->file_pos);

@@ -23,6 +23,8 @@ use constant ENABLED   => '/etc/nginx/modules-enabled/'
 my $REPO = Cwd::abs_path('.');
 
 plan skip_all => 'installing a package needs root (dpkg -i)' if $> != 0;
+plan skip_all => 'the nginx under test has the module built in'
+    if $ENV{TEST_NGINX_STATIC};
 plan skip_all => 'not a Debian system (no dpkg-deb)'
     unless system('command -v dpkg-deb >/dev/null 2>&1') == 0;
 plan skip_all => PKG . ' is already installed: this test would replace and '
