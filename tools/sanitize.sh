@@ -170,7 +170,7 @@ case "$mode" in
         ubsan=print_stacktrace=1:halt_on_error=0:exitcode=86
         ubsan=$ubsan:suppressions=$top/tools/ubsan.supp
         export UBSAN_OPTIONS="$ubsan:log_path=$reports/ubsan"
-        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp"
+        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp:print_suppressions=0"
         ;;
     valgrind)
         export TEST_NGINX_VALGRIND=1
