@@ -158,7 +158,16 @@ ngx_turso_members_error_field(u_char *p, u_char *last, const char *name,
         return p;
     }
 
-    p = ngx_slprintf(p, last, ",\"%s\":\"", name);
+    if ((size_t) (last - p) < ngx_strlen(name) + 4) {
+        return p;
+    }
+
+    *p++ = ',';
+    *p++ = '"';
+    p = ngx_cpymem(p, name, ngx_strlen(name));
+    *p++ = '"';
+    *p++ = ':';
+    *p++ = '"';
 
     n = ngx_turso_members_json_escape((char *) p, last - p, (char *) value,
                                       len);

@@ -15,6 +15,11 @@
 #include "ngx_turso_members_module.h"
 
 
+#define ngx_turso_members_put32(p, v)                                         \
+    (p)[0] = (u_char) ((v) >> 24); (p)[1] = (u_char) ((v) >> 16);             \
+    (p)[2] = (u_char) ((v) >> 8); (p)[3] = (u_char) (v)
+
+
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
 static void ngx_turso_members_body_handler(ngx_http_request_t *r);
@@ -625,7 +630,7 @@ ngx_int_t
 ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char           *p, *last;
+    u_char           *p, *last, raw[16];
     ngx_uint_t        n;
     ngx_table_elt_t  *client;
 
@@ -667,13 +672,13 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    ngx_turso_members_put32(raw, (uint32_t) ngx_time());
+    ngx_turso_members_put32(raw + 4, (uint32_t) ngx_pid);
+    ngx_turso_members_put32(raw + 8, (uint32_t) r->connection->number);
+    ngx_turso_members_put32(raw + 12, (uint32_t) r->connection->requests);
+
     ctx->request_id.data = p;
-    ctx->request_id.len = ngx_sprintf(p, "%08xD%08xD%08xD%08xD",
-                                      (uint32_t) ngx_time(),
-                                      (uint32_t) ngx_pid,
-                                      (uint32_t) r->connection->number,
-                                      (uint32_t) r->connection->requests)
-                          - p;
+    ctx->request_id.len = ngx_hex_dump(p, raw, 16) - p;
 
     return NGX_OK;
 }

@@ -339,8 +339,12 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
     ctx->upstream_uri.data = p;
 
-    p = ngx_sprintf(p, "/v%ui/organizations/%V/%V", rt->version, &ctx->org,
-                    &rt->upstream_collection);
+    p = ngx_cpymem(p, "/v1/organizations/", sizeof("/v1/organizations/") - 1);
+    ctx->upstream_uri.data[2] = (u_char) ('0' + rt->version);
+    p = ngx_cpymem(p, ctx->org.data, ctx->org.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, rt->upstream_collection.data,
+                   rt->upstream_collection.len);
 
     if (item) {
         *p++ = '/';
