@@ -620,7 +620,8 @@ sub nginx_t {
     }
     my $out = do { local $/; <$fh> } // '';
     close $fh;
-    my $code = $? >> 8;
+    # killed by a signal (a crash at configuration time) is a failure too
+    my $code = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
 
     return ($code, $out . slurp("$p/logs/nginx-t-$n.log"));
 }
