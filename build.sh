@@ -19,7 +19,7 @@ build="$top/build"
 nginx_src=/usr/share/nginx/src
 
 packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
-          libtest-tcp-perl libhttp-daemon-perl)
+          openssl procps libtest-tcp-perl libhttp-daemon-perl)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
@@ -30,6 +30,7 @@ deps() {
             | grep -q 'install ok installed' || missing+=("$p")
     done
     command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing ${missing[*]}"
     if [ "$(id -u)" != 0 ]; then
