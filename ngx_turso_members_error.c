@@ -280,13 +280,13 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
 
 
 /*
- * Sets the status and the headers of an error answer; the headers a
- * response already had (nginx's own, or the upstream's) stay unless they
- * describe the body.
+ * Sets the status and the headers of an answer the gateway writes (an
+ * error, or "{}" for an empty success); the headers a response already
+ * had (nginx's own, or the upstream's) stay unless they describe the body.
  */
 
 ngx_int_t
-ngx_turso_members_error_headers(ngx_http_request_t *r,
+ngx_turso_members_json_headers(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t *b)
 {
     ngx_turso_members_loc_conf_t  *tlcf;
@@ -354,7 +354,7 @@ ngx_turso_members_send_error(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_turso_members_error_headers(r, ctx, b);
+    ngx_turso_members_json_headers(r, ctx, b);
 
     if (allow && allow->len) {
         h = ngx_list_push(&r->headers_out.headers);

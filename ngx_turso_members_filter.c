@@ -360,15 +360,11 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
         b->last_buf = 1;
         b->last_in_chain = 1;
 
-        ngx_turso_members_error_headers(r, ctx, b);
-
-    } else {
-        if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        ngx_turso_members_error_headers(r, ctx, b);
+    } else if (ngx_turso_members_error_body(r, ctx, &b) != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    ngx_turso_members_json_headers(r, ctx, b);
 
     rc = ngx_turso_members_next_header_filter(r);
 

@@ -213,9 +213,6 @@ static ngx_http_variable_t  ngx_turso_members_vars[] = {
 };
 
 
-static ngx_str_t  ngx_turso_members_ok = ngx_string("ok");
-
-
 static ngx_int_t
 ngx_turso_members_add_variables(ngx_conf_t *cf)
 {
@@ -348,20 +345,6 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-ngx_uint_t
-ngx_turso_members_role_bit(const char *role)
-{
-    switch (role[0]) {
-    case 'a':
-        return NGX_TURSO_MEMBERS_ROLE_ADMIN;
-    case 'm':
-        return NGX_TURSO_MEMBERS_ROLE_MEMBER;
-    default:
-        return NGX_TURSO_MEMBERS_ROLE_VIEWER;
-    }
-}
-
-
 static char *
 ngx_turso_members_default_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -459,8 +442,7 @@ ngx_turso_members_code_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    s = ctx->code ? &ngx_turso_members_codes[ctx->code].code
-                  : &ngx_turso_members_ok;
+    s = &ngx_turso_members_codes[ctx->code].code;
 
     v->len = s->len;
     v->valid = 1;

@@ -33,7 +33,6 @@
 #define NGX_TURSO_MEMBERS_ROLE_ADMIN         0x01
 #define NGX_TURSO_MEMBERS_ROLE_MEMBER        0x02
 #define NGX_TURSO_MEMBERS_ROLE_VIEWER        0x04
-#define NGX_TURSO_MEMBERS_ROLE_ALL           0x07
 
 /* how much of an upstream error body is kept for inspection and the log */
 #define NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX  2048
@@ -182,9 +181,6 @@ typedef struct {
 } ngx_turso_members_code_t;
 
 
-/* ngx_turso_members_module.c */
-ngx_uint_t ngx_turso_members_role_bit(const char *role);
-
 /* ngx_turso_members_metrics.c */
 ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
 void ngx_turso_members_metrics_report(ngx_http_request_t *r,
@@ -227,7 +223,7 @@ ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);
 extern ngx_turso_members_code_t  ngx_turso_members_codes[];
 ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t **out);
-ngx_int_t ngx_turso_members_error_headers(ngx_http_request_t *r,
+ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
 ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);

@@ -24,6 +24,7 @@ typedef struct {
 static char *ngx_turso_members_list_conf(ngx_conf_t *cf,
     ngx_turso_members_list_t *list, ngx_turso_members_word_pt word);
 static ngx_uint_t ngx_turso_members_role_word(u_char *s, size_t len);
+static ngx_uint_t ngx_turso_members_role_bit(const char *role);
 static ngx_uint_t ngx_turso_members_operation_word(u_char *s, size_t len);
 
 
@@ -338,4 +339,18 @@ ngx_turso_members_operation_word(u_char *s, size_t len)
     }
 
     return 0;
+}
+
+
+static ngx_uint_t
+ngx_turso_members_role_bit(const char *role)
+{
+    switch (role[0]) {
+    case 'a':
+        return NGX_TURSO_MEMBERS_ROLE_ADMIN;
+    case 'm':
+        return NGX_TURSO_MEMBERS_ROLE_MEMBER;
+    default:
+        return NGX_TURSO_MEMBERS_ROLE_VIEWER;
+    }
 }
