@@ -7,6 +7,8 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
+use IO::Socket::IP;
+
 my $t = TursoMembers::Test->new(no_module => 1, config => <<'CONF');
         location / {
             proxy_pass http://turso_api;
@@ -160,6 +162,21 @@ subtest 'nginx -t' => sub {
     like $out, qr/unknown directive "bogus_directive"/;
     ($code, $out) = $t->nginx_t('location / { return 200; }');
     is $code, 0;
+};
+
+subtest 'a port taken by another process: start fails fast and says why' => sub {
+    my $u = TursoMembers::Test->new(start => 0);
+    my $squat = IO::Socket::IP->new(LocalHost => '127.0.0.1',
+                                    LocalPort => $u->h2port, Listen => 1)
+        or die "listen: $!";
+    my $t0 = time;
+    ok !eval { $u->start; 1 }, 'start fails';
+    like $@, qr/could not listen:.*Address already in use/s, 'says why';
+    cmp_ok time - $t0, '<', 10 * $TursoMembers::Test::TIMEOUT_FACTOR,
+           'well before the start-up timeout';
+    close $squat;
+    # the emerg is expected here, not in the end-of-test log checks
+    rename $u->prefix . '/logs/error.log', $u->prefix . '/logs/bind.log';
 };
 
 done_testing;

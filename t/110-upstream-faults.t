@@ -18,7 +18,7 @@ use TursoMembers::Test;
 
 use IO::Socket::IP;
 use POSIX ();
-use Net::EmptyPort qw(empty_port wait_port);
+use Net::EmptyPort qw(wait_port);
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep time);
 
@@ -28,7 +28,7 @@ my $LIST = '/v1/organizations/acme/members';
 #
 # Answers GET .../members/{mode} according to {mode}.
 
-my $raw_port = empty_port();
+my $raw_port = free_port();
 my $raw_pid = fork // die "fork: $!";
 if ($raw_pid == 0) {
     # never hold the TAP pipe open, never outlive the test

@@ -65,14 +65,14 @@ use IO::Select;
 use IO::Socket::IP;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
-use Net::EmptyPort qw(empty_port wait_port);
+use Net::EmptyPort qw(can_bind wait_port);
 use POSIX qw(WNOHANG);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
 use Exporter ();
 our @ISA = (q(Exporter));
-our @EXPORT = qw(default_locations json_body error_is
+our @EXPORT = qw(default_locations json_body error_is free_port
                  ADD_MEMBER);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
@@ -204,6 +204,30 @@ sub json_body {
 }
 
 
+# --- ports -----------------------------------------------------------------
+
+# A free TCP port on 127.0.0.1 below the kernel's ephemeral range: a port
+# the kernel picked (Net::EmptyPort's empty_port) can be taken by any
+# outgoing connection (nginx to the mock, a client, wrk) before nginx binds
+# it, and nginx then fails with "Address already in use".
+my %given;
+
+sub free_port {
+    my ($lo) = split ' ', slurp('/proc/sys/net/ipv4/ip_local_port_range')
+               || '32768';
+    $lo = 32768 if $lo < 12000;
+
+    for (1 .. 1000) {
+        my $port = 10000 + int rand($lo - 10000);
+        next if $given{$port};
+        next unless can_bind('127.0.0.1', $port);
+        $given{$port} = 1;
+        return $port;
+    }
+    croak 'no free port below the ephemeral range';
+}
+
+
 # --- the mock --------------------------------------------------------------
 
 sub mock_port {
@@ -219,7 +243,7 @@ sub start_mock {
     make_path($dir);
     chmod 0755, $dir;
 
-    $mock_port = empty_port();
+    $mock_port = free_port();
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
@@ -281,18 +305,33 @@ sub new {
 
     $self->{n} = ++$seq;
     $self->{prefix} = "$REPO/t/servroot-$TEST-$$/$self->{n}";
-    $self->{port} = empty_port();
-    $self->{h2port} = empty_port($self->{port} + 1);
-    $self->{closed_port} = empty_port($self->{h2port} + 1);
+    $self->pick_ports;
 
     $self->write_prefix;
     push @instances, $self;
 
     $self->mock_reset;
 
-    $self->start unless defined $args{start} && !$args{start};
+    return $self if defined $args{start} && !$args{start};
+
+    # ports nobody has seen yet: taken meanwhile, try others
+    for my $try (1 .. 3) {
+        my $started = eval { $self->start; 1 };
+        return $self if $started;
+        croak $@ if $try == 3 || $@ !~ /Address already in use/;
+        Test::More::note("nginx #$self->{n}: a port was taken, new ports");
+        rename "$self->{prefix}/logs/error.log",
+               "$self->{prefix}/logs/error.log.bind-$try";
+        $self->pick_ports;
+    }
 
     return $self;
+}
+
+
+sub pick_ports {
+    my ($self) = @_;
+    $self->{$_} = free_port() for qw(port h2port closed_port);
 }
 
 
@@ -415,6 +454,7 @@ sub start {
 
     my $p = $self->{prefix};
     spew("$p/conf/nginx.conf", $self->nginx_conf(%$self));
+    my $log_start = -s "$p/logs/error.log" || 0;
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
@@ -436,6 +476,16 @@ sub start {
             croak "nginx exited at start-up (status $?):\n"
                   . slurp("$p/logs/stderr.log") . slurp("$p/logs/error.log")
                   . join('', map { slurp($_) } $self->checker_logs);
+        }
+        # a port taken by another process: nginx retries for 2.5 s while
+        # the other process may answer the checks below
+        my $log = substr slurp("$p/logs/error.log"), $log_start;
+        if ($log =~ /bind\(\) to .* failed/) {
+            kill 'TERM', $pid;
+            wait_pid($pid, 2 * $TIMEOUT_FACTOR)
+                or do { kill 'KILL', $pid; waitpid $pid, 0 };
+            delete $self->{pid};
+            croak "nginx could not listen:\n$log";
         }
         return $self if can_connect($self->{port})
                         && can_connect($self->{h2port});
