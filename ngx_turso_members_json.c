@@ -31,6 +31,14 @@
     ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
 
 
+/* the members the flat scan takes at most; more go to jansson */
+#define NGX_TURSO_MEMBERS_JSON_FLAT_MAX    8
+
+#define NGX_TURSO_MEMBERS_JSON_NULL        0
+#define NGX_TURSO_MEMBERS_JSON_STRING      1
+#define NGX_TURSO_MEMBERS_JSON_OTHER       2
+
+
 typedef struct {
     const char     *name;
     size_t          len;
@@ -38,15 +46,36 @@ typedef struct {
 } ngx_turso_members_json_field_t;
 
 
+/* a member's value, as jansson or the flat scan found it */
+typedef struct {
+    int                   type;     /* NGX_TURSO_MEMBERS_JSON_NULL, ... */
+    const unsigned char  *data;     /* a string's bytes, not terminated */
+    size_t                len;
+} ngx_turso_members_json_val_t;
+
+
 static void *ngx_turso_members_json_malloc(size_t size);
 static void ngx_turso_members_json_free(void *p);
+static int ngx_turso_members_json_take(
+    const ngx_turso_members_body_spec_t *spec, const unsigned char *key,
+    size_t key_len, const ngx_turso_members_json_val_t *value,
+    ngx_turso_members_body_t *body, int *role_rc);
+static int ngx_turso_members_json_done(
+    const ngx_turso_members_body_spec_t *spec,
+    ngx_turso_members_body_t *body, int rc, int role_rc);
+static const unsigned char *ngx_turso_members_json_flat_string(
+    const unsigned char *p, const unsigned char *last,
+    ngx_turso_members_json_val_t *str);
 static int ngx_turso_members_json_member(
-    const ngx_turso_members_body_spec_t *spec, const char *key,
-    size_t key_len, json_t *value, ngx_turso_members_body_t *body);
-static int ngx_turso_members_json_value(
-    const ngx_turso_members_json_field_t *field, json_t *value,
+    const ngx_turso_members_body_spec_t *spec, const unsigned char *key,
+    size_t key_len, const ngx_turso_members_json_val_t *value,
     ngx_turso_members_body_t *body);
-static int ngx_turso_members_json_role_value(json_t *value,
+static int ngx_turso_members_json_value(
+    const ngx_turso_members_json_field_t *field,
+    const ngx_turso_members_json_val_t *value,
+    ngx_turso_members_body_t *body);
+static int ngx_turso_members_json_role_value(
+    const ngx_turso_members_json_val_t *value,
     ngx_turso_members_body_t *body);
 static int ngx_turso_members_json_check_spec(
     const ngx_turso_members_body_spec_t *spec,
@@ -156,15 +185,194 @@ ngx_turso_members_json_free(void *p)
 }
 
 
+/*
+ * Most bodies are a flat object of short printable ASCII strings, such as
+ * {"username":"bob","role":"admin"}.  For those, jansson's tokenizer and
+ * hash table cost several times what the checks do, so they are read by a
+ * scan that accepts only that strict subset of JSON: an object whose keys
+ * and values are strings of printable ASCII without escapes (or null), at
+ * most NGX_TURSO_MEMBERS_JSON_FLAT_MAX members, no duplicate keys, JSON
+ * whitespace only.  Anything else, valid or not, is jansson's to read, and
+ * every error about the syntax is jansson's.  On the subset the two agree
+ * by construction, and the fuzzer checks that they do on every input: the
+ * same result, the same values, the same message.
+ */
+
 int
 ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
 {
-    int            rc, role_rc;
-    void          *iter;
-    json_t        *root;
-    const char    *key;
-    json_error_t   err;
+    int  rc;
+
+    rc = ngx_turso_members_json_parse_flat(data, len, spec, body);
+
+    if (rc != NGX_TURSO_MEMBERS_JSON_DECLINED) {
+        return rc;
+    }
+
+    return ngx_turso_members_json_parse_jansson(data, len, spec, body);
+}
+
+
+#define ngx_turso_members_json_skip_space(p, last)                            \
+    while ((p) < (last) && ngx_turso_members_json_space(*(p))) {             \
+        (p)++;                                                                \
+    }
+
+
+int
+ngx_turso_members_json_parse_flat(const unsigned char *data, size_t len,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
+{
+    int                            rc, role_rc;
+    size_t                         i, j, n;
+    const unsigned char           *p, *last;
+    ngx_turso_members_json_val_t   keys[NGX_TURSO_MEMBERS_JSON_FLAT_MAX];
+    ngx_turso_members_json_val_t   values[NGX_TURSO_MEMBERS_JSON_FLAT_MAX];
+
+    p = data;
+    last = data + len;
+    n = 0;
+
+    ngx_turso_members_json_skip_space(p, last);
+
+    if (p == last || *p++ != '{') {
+        return NGX_TURSO_MEMBERS_JSON_DECLINED;
+    }
+
+    ngx_turso_members_json_skip_space(p, last);
+
+    if (p < last && *p == '}') {
+        p++;
+        goto end;
+    }
+
+    for ( ;; ) {
+
+        if (n == NGX_TURSO_MEMBERS_JSON_FLAT_MAX) {
+            return NGX_TURSO_MEMBERS_JSON_DECLINED;
+        }
+
+        p = ngx_turso_members_json_flat_string(p, last, &keys[n]);
+        if (p == NULL) {
+            return NGX_TURSO_MEMBERS_JSON_DECLINED;
+        }
+
+        ngx_turso_members_json_skip_space(p, last);
+
+        if (p == last || *p++ != ':') {
+            return NGX_TURSO_MEMBERS_JSON_DECLINED;
+        }
+
+        ngx_turso_members_json_skip_space(p, last);
+
+        if (last - p >= 4 && memcmp(p, "null", 4) == 0) {
+            values[n].type = NGX_TURSO_MEMBERS_JSON_NULL;
+            p += 4;
+
+        } else {
+            p = ngx_turso_members_json_flat_string(p, last, &values[n]);
+            if (p == NULL) {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+        }
+
+        n++;
+
+        ngx_turso_members_json_skip_space(p, last);
+
+        if (p == last) {
+            return NGX_TURSO_MEMBERS_JSON_DECLINED;
+        }
+
+        if (*p == '}') {
+            p++;
+            break;
+        }
+
+        if (*p++ != ',') {
+            return NGX_TURSO_MEMBERS_JSON_DECLINED;
+        }
+
+        ngx_turso_members_json_skip_space(p, last);
+    }
+
+end:
+
+    ngx_turso_members_json_skip_space(p, last);
+
+    if (p != last) {
+        return NGX_TURSO_MEMBERS_JSON_DECLINED;
+    }
+
+    /* a duplicate key is a syntax error: jansson words it */
+
+    for (i = 1; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (keys[i].len == keys[j].len
+                && memcmp(keys[i].data, keys[j].data, keys[i].len) == 0)
+            {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+        }
+    }
+
+    memset(body, 0, sizeof(ngx_turso_members_body_t));
+
+    rc = NGX_TURSO_MEMBERS_JSON_OK;
+    role_rc = NGX_TURSO_MEMBERS_JSON_OK;
+
+    for (i = 0; i < n; i++) {
+        rc = ngx_turso_members_json_take(spec, keys[i].data, keys[i].len,
+                                         &values[i], body, &role_rc);
+        if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
+            break;
+        }
+    }
+
+    return ngx_turso_members_json_done(spec, body, rc, role_rc);
+}
+
+
+/* a string of the flat subset at p: its bytes, and where it ends */
+
+static const unsigned char *
+ngx_turso_members_json_flat_string(const unsigned char *p,
+    const unsigned char *last, ngx_turso_members_json_val_t *str)
+{
+    if (p == last || *p++ != '"') {
+        return NULL;
+    }
+
+    str->type = NGX_TURSO_MEMBERS_JSON_STRING;
+    str->data = p;
+
+    while (p < last && ngx_turso_members_json_plain[*p]) {
+        p++;
+    }
+
+    /* a backslash, a control character or a non-ASCII byte: declined */
+
+    if (p == last || *p != '"') {
+        return NULL;
+    }
+
+    str->len = p - str->data;
+
+    return p + 1;
+}
+
+
+int
+ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
+{
+    int                            rc, role_rc;
+    void                          *iter;
+    json_t                        *root, *value;
+    const char                    *key;
+    json_error_t                   err;
+    ngx_turso_members_json_val_t   val;
 
     memset(body, 0, sizeof(ngx_turso_members_body_t));
 
@@ -200,30 +408,30 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     rc = NGX_TURSO_MEMBERS_JSON_OK;
     role_rc = NGX_TURSO_MEMBERS_JSON_OK;
 
+    /* in the order of the body: jansson's objects keep insertion order */
+
     for (iter = json_object_iter(root);
          iter != NULL;
          iter = json_object_iter_next(root, iter))
     {
         /* strlen() is exact: keys with NUL bytes do not get this far */
         key = json_object_iter_key(iter);
+        value = json_object_iter_value(iter);
 
-        rc = ngx_turso_members_json_member(spec, key, strlen(key),
-                                           json_object_iter_value(iter),
-                                           body);
+        if (json_is_null(value)) {
+            val.type = NGX_TURSO_MEMBERS_JSON_NULL;
 
-        /*
-         * after a bad role the other fields are still checked, so that
-         * the error can name a valid username
-         */
+        } else if (json_is_string(value)) {
+            val.type = NGX_TURSO_MEMBERS_JSON_STRING;
+            val.data = (const unsigned char *) json_string_value(value);
+            val.len = json_string_length(value);
 
-        if (rc == NGX_TURSO_MEMBERS_JSON_INVALID_ROLE
-            && role_rc == NGX_TURSO_MEMBERS_JSON_OK)
-        {
-            role_rc = rc;
-            rc = NGX_TURSO_MEMBERS_JSON_OK;
-            continue;
+        } else {
+            val.type = NGX_TURSO_MEMBERS_JSON_OTHER;
         }
 
+        rc = ngx_turso_members_json_take(spec, (const unsigned char *) key,
+                                         strlen(key), &val, body, &role_rc);
         if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
             break;
         }
@@ -231,6 +439,40 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
 
     json_decref(root);
 
+    return ngx_turso_members_json_done(spec, body, rc, role_rc);
+}
+
+
+/*
+ * One member, in the order of the body.  After a bad role the other
+ * fields are still checked, so that the error can name a valid username.
+ */
+
+static int
+ngx_turso_members_json_take(const ngx_turso_members_body_spec_t *spec,
+    const unsigned char *key, size_t key_len,
+    const ngx_turso_members_json_val_t *value,
+    ngx_turso_members_body_t *body, int *role_rc)
+{
+    int  rc;
+
+    rc = ngx_turso_members_json_member(spec, key, key_len, value, body);
+
+    if (rc == NGX_TURSO_MEMBERS_JSON_INVALID_ROLE
+        && *role_rc == NGX_TURSO_MEMBERS_JSON_OK)
+    {
+        *role_rc = rc;
+        return NGX_TURSO_MEMBERS_JSON_OK;
+    }
+
+    return rc;
+}
+
+
+static int
+ngx_turso_members_json_done(const ngx_turso_members_body_spec_t *spec,
+    ngx_turso_members_body_t *body, int rc, int role_rc)
+{
     if (rc == NGX_TURSO_MEMBERS_JSON_OK) {
         rc = role_rc;
     }
@@ -251,13 +493,11 @@ ngx_turso_members_json_parse(const unsigned char *data, size_t len,
 
 static int
 ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
-    const char *key, size_t key_len, json_t *value,
+    const unsigned char *key, size_t key_len,
+    const ngx_turso_members_json_val_t *value,
     ngx_turso_members_body_t *body)
 {
-    const unsigned char                   *k;
     const ngx_turso_members_json_field_t  *f;
-
-    k = (const unsigned char *) key;
 
     for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
         if (key_len == f->len && memcmp(key, f->name, key_len) == 0) {
@@ -272,15 +512,16 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
     }
 
     for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
-        if (!ngx_turso_members_json_fold_eq(k, key_len, f->name)) {
+        if (!ngx_turso_members_json_fold_eq(key, key_len, f->name)) {
             continue;
         }
 
-        if (ngx_turso_members_json_printable(k, key_len)) {
+        if (ngx_turso_members_json_printable(key, key_len)) {
             ngx_turso_members_json_error(body,
                                          "unexpected key \"%.*s\": keys are "
                                          "case-sensitive, expected \"%s\"",
-                                         (int) key_len, key, f->name);
+                                         (int) key_len, (const char *) key,
+                                         f->name);
 
         } else {
             ngx_turso_members_json_error(body,
@@ -297,7 +538,7 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
 
 static int
 ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
-    json_t *value, ngx_turso_members_body_t *body)
+    const ngx_turso_members_json_val_t *value, ngx_turso_members_body_t *body)
 {
     char                 *dst;
     size_t                len;
@@ -305,7 +546,7 @@ ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
     const unsigned char  *s;
 
     /* null leaves a field unset, as it does for Go's decoder */
-    if (json_is_null(value)) {
+    if (value->type == NGX_TURSO_MEMBERS_JSON_NULL) {
         return NGX_TURSO_MEMBERS_JSON_OK;
     }
 
@@ -313,12 +554,12 @@ ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
         return ngx_turso_members_json_role_value(value, body);
     }
 
-    if (!json_is_string(value)) {
+    if (value->type != NGX_TURSO_MEMBERS_JSON_STRING) {
         goto invalid;
     }
 
-    s = (const unsigned char *) json_string_value(value);
-    len = json_string_length(value);
+    s = value->data;
+    len = value->len;
 
     switch (field->bit) {
 
@@ -380,16 +621,16 @@ invalid:
 
 
 static int
-ngx_turso_members_json_role_value(json_t *value,
+ngx_turso_members_json_role_value(const ngx_turso_members_json_val_t *value,
     ngx_turso_members_body_t *body)
 {
     size_t                len;
     const char           *role;
     const unsigned char  *s;
 
-    if (json_is_string(value)) {
-        s = (const unsigned char *) json_string_value(value);
-        len = json_string_length(value);
+    if (value->type == NGX_TURSO_MEMBERS_JSON_STRING) {
+        s = value->data;
+        len = value->len;
 
         role = ngx_turso_members_role(s, len);
         if (role != NULL) {

@@ -27,6 +27,8 @@
 
 
 typedef enum {
+    /* ngx_turso_members_json_parse_flat(): not the flat subset */
+    NGX_TURSO_MEMBERS_JSON_DECLINED = -1,
     NGX_TURSO_MEMBERS_JSON_OK = 0,
     /* not JSON: syntax, duplicate keys, trailing data, bad UTF-8, \u0000 */
     NGX_TURSO_MEMBERS_JSON_INVALID_JSON,
@@ -72,6 +74,12 @@ void ngx_turso_members_json_allocator(ngx_turso_members_json_alloc_pt alloc,
     void *data);
 int ngx_turso_members_json_parse(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body);
+/* the two readers json_parse() uses, apart for the tests and the fuzzer */
+int ngx_turso_members_json_parse_flat(const unsigned char *data, size_t len,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body);
+int ngx_turso_members_json_parse_jansson(const unsigned char *data,
+    size_t len, const ngx_turso_members_body_spec_t *spec,
+    ngx_turso_members_body_t *body);
 size_t ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     unsigned fields, const char *role, char *buf, size_t size);
 size_t ngx_turso_members_json_escape(char *dst, size_t size, const char *src,

@@ -3,7 +3,9 @@
  * Copyright (C) ngx_turso_members authors
  *
  * libFuzzer target for the request body validator.  Besides "no crash, no
- * leak, no undefined behaviour" it checks, for every accepted body, that:
+ * leak, no undefined behaviour" it checks, for every body, that jansson
+ * alone gives the same result, values and message as the flat scan that
+ * reads the simple bodies before it; and for every accepted body, that:
  *
  *   - the canonical body written from it is a JSON object holding exactly
  *     the expected members with exactly the accepted values, and is itself
@@ -145,11 +147,22 @@ ngx_turso_members_fuzz_spec(const uint8_t *data, size_t size,
     const ngx_turso_members_body_spec_t *spec)
 {
     int                        rc;
-    ngx_turso_members_body_t   body;
+    ngx_turso_members_body_t   body, ref;
 
     memset(&body, 0x5a, sizeof(body));
 
     rc = ngx_turso_members_json_parse(data, size, spec, &body);
+
+    /*
+     * the flat scan, where it reads the body, agrees with jansson: the
+     * same result, values and message, byte for byte
+     */
+
+    memset(&ref, 0xa5, sizeof(ref));
+
+    ngx_turso_members_fuzz_check(
+        ngx_turso_members_json_parse_jansson(data, size, spec, &ref) == rc);
+    ngx_turso_members_fuzz_check(memcmp(&ref, &body, sizeof(body)) == 0);
 
     switch (rc) {
 

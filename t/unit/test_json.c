@@ -50,6 +50,7 @@ static void ngx_turso_members_test_parse(
     const ngx_turso_members_test_case_t *t, const unsigned char *input,
     size_t len);
 static void ngx_turso_members_test_parse_cases(void);
+static void ngx_turso_members_test_flat(void);
 static void ngx_turso_members_test_parse_generated(void);
 static void ngx_turso_members_test_write(void);
 static void ngx_turso_members_test_escape_one(const char *src, size_t len,
@@ -381,6 +382,7 @@ main(void)
 {
     ngx_turso_members_test_parse_cases();
     ngx_turso_members_test_parse_generated();
+    ngx_turso_members_test_flat();
     ngx_turso_members_test_write();
     ngx_turso_members_test_escape();
     ngx_turso_members_test_error_string();
@@ -438,9 +440,9 @@ static void
 ngx_turso_members_test_parse(const ngx_turso_members_test_case_t *t,
     const unsigned char *input, size_t len)
 {
-    int                        rc, ok;
+    int                        rc, ok, ref_rc;
     const char                *value;
-    ngx_turso_members_body_t  *body;
+    ngx_turso_members_body_t  *body, *ref;
 
     /* on the heap, so that ASan sees any overrun of the body's buffers */
     body = malloc(sizeof(ngx_turso_members_body_t));
@@ -497,7 +499,99 @@ ngx_turso_members_test_parse(const ngx_turso_members_test_case_t *t,
                rc == OK ? "" : body->error);
     }
 
+    /* the flat scan, where it reads the body, agrees with jansson */
+
+    ref = malloc(sizeof(ngx_turso_members_body_t));
+    if (ref == NULL) {
+        abort();
+    }
+
+    memset(ref, 0x5a, sizeof(ngx_turso_members_body_t));
+
+    ref_rc = ngx_turso_members_json_parse_jansson(input, len, t->spec, ref);
+
+    ngx_turso_members_test_ok(ref_rc == rc
+                              && memcmp(ref, body,
+                                        sizeof(ngx_turso_members_body_t))
+                                 == 0,
+                              "parse: %s: the same through jansson alone",
+                              t->name);
+
+    free(ref);
     free(body);
+}
+
+
+static void
+ngx_turso_members_test_flat(void)
+{
+    int                        rc;
+    size_t                     n, len;
+    unsigned char             *copy;
+    ngx_turso_members_body_t   body;
+
+    static const struct {
+        const char  *input;
+        int          taken;
+    } cases[] = {
+        { "{\"username\":\"bob\",\"role\":\" Admin \"}", 1 },
+        { " \t\r\n{ \"username\" : \"bob\" , \"role\" : null } \n", 1 },
+        { "{}", 1 },
+        { "{ }", 1 },
+        { "{\"username\":\"bob\",\"role\":\"superuser\"}", 1 },
+        { "{\"Role\":\"admin\",\"username\":\"bob\"}", 1 },
+        { "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\","
+          "\"f\":\"6\",\"g\":\"7\",\"username\":\"bob\"}", 1 },
+        /* nine members */
+        { "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\",\"e\":\"5\","
+          "\"f\":\"6\",\"g\":\"7\",\"h\":\"8\",\"username\":\"bob\"}", 0 },
+        { "{\"username\":\"bob\",\"username\":\"eve\"}", 0 },
+        { "{\"username\":\"b\\u006fb\"}", 0 },
+        { "{\"username\":\"b\\\"b\"}", 0 },
+        { "{\"username\":\"b\xc3\xa9\"}", 0 },
+        { "{\"username\":\"b\x7f\"}", 0 },
+        { "{\"username\":\"b\tb\"}", 0 },
+        { "{\"username\":\"bob\",\"role\":1}", 0 },
+        { "{\"username\":\"bob\",\"x\":true}", 0 },
+        { "{\"username\":\"bob\",\"x\":{}}", 0 },
+        { "{\"username\":\"bob\",\"x\":[]}", 0 },
+        { "{\"username\":\"bob\",\"role\":nul}", 0 },
+        { "{\"username\":\"bob\",\"role\":nullx}", 0 },
+        { "{\"username\":\"bob\",}", 0 },
+        { "{\"username\":\"bob\"", 0 },
+        { "{\"username\":\"bob", 0 },
+        { "{\"username\" \"bob\"}", 0 },
+        { "{\"username\":\"bob\"}}", 0 },
+        { "{\"username\":\"bob\"} x", 0 },
+        { "{\"username\":\"bob\"}\f", 0 },
+        { "\xef\xbb\xbf{\"username\":\"bob\"}", 0 },
+        { "[\"username\"]", 0 },
+        { "\"username\"", 0 },
+        { "", 0 },
+        { "{", 0 },
+        { NULL, 0 }
+    };
+
+    for (n = 0; cases[n].input != NULL; n++) {
+        len = strlen(cases[n].input);
+        copy = malloc(len ? len : 1);
+        if (copy == NULL) {
+            abort();
+        }
+
+        memcpy(copy, cases[n].input, len);
+
+        rc = ngx_turso_members_json_parse_flat(copy, len,
+                                               &ngx_turso_members_test_add,
+                                               &body);
+
+        ngx_turso_members_test_ok((rc != NGX_TURSO_MEMBERS_JSON_DECLINED)
+                                  == cases[n].taken,
+                                  "flat scan %s case %d",
+                                  cases[n].taken ? "reads" : "declines",
+                                  (int) n);
+        free(copy);
+    }
 }
 
 
