@@ -15,7 +15,7 @@
 
 
 static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
-    const char *name, u_char *value, size_t len);
+    ngx_str_t *name, u_char *value, size_t len);
 static size_t ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_uint_t code, u_char *buf, size_t size);
 
@@ -100,7 +100,7 @@ static size_t
 ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
     u_char *buf, size_t size)
 {
-    u_char     *p, *last, *t, *tlast;
+    u_char     *p, *last, *t, *tlast, *q;
     ngx_str_t   v;
 
     if (ctx->message.len) {
@@ -117,7 +117,16 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
     while (t < tlast && p < last) {
 
         if (*t != '%' || t + 1 == tlast) {
-            *p++ = *t++;
+            /* the words up to the next "%", in one copy */
+
+            q = ngx_strlchr(t + 1, tlast, '%');
+            if (q == NULL) {
+                q = tlast;
+            }
+
+            p = ngx_cpymem(p, t, ngx_min((size_t) (q - t),
+                                         (size_t) (last - p)));
+            t = q;
             continue;
         }
 
@@ -149,39 +158,29 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
 
 
 static u_char *
-ngx_turso_members_error_field(u_char *p, u_char *last, const char *name,
+ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     u_char *value, size_t len)
 {
-    size_t  n;
+    size_t   n;
+    u_char  *v;
 
-    if (len == 0) {
+    if (len == 0 || (size_t) (last - p) < name->len + len + 1) {
         return p;
     }
 
-    if ((size_t) (last - p) < ngx_strlen(name) + 4) {
-        return p;
-    }
+    v = ngx_cpymem(p, name->data, name->len);
 
-    *p++ = ',';
-    *p++ = '"';
-    p = ngx_cpymem(p, name, ngx_strlen(name));
-    *p++ = '"';
-    *p++ = ':';
-    *p++ = '"';
-
-    n = ngx_turso_members_json_escape((char *) p, last - p, (char *) value,
-                                      len);
+    n = ngx_turso_members_json_escape((char *) v, last - v - 1,
+                                      (char *) value, len);
     if (n == 0) {
+        /* no room: the field is left out, not cut */
         return p;
     }
 
-    p += n;
+    v += n;
+    *v++ = '"';
 
-    if (p < last) {
-        *p++ = '"';
-    }
-
-    return p;
+    return v;
 }
 
 
@@ -196,6 +195,13 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_code_t      *c;
     ngx_turso_members_loc_conf_t  *tlcf;
     u_char                         msg[NGX_TURSO_MEMBERS_ERROR_MAX + 512];
+
+    static ngx_str_t  fields[] = {
+        ngx_string(",\"organization\":\""),
+        ngx_string(",\"username\":\""),
+        ngx_string(",\"email\":\""),
+        ngx_string(",\"request_id\":\"")
+    };
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
@@ -248,20 +254,28 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
         p = ngx_slprintf(p, last, "\",\"code\":\"%V\"", &c->code);
 
     } else {
+        /* len has room for all of it */
+
         p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
         p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg,
                                            n);
-        p = ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
-                         &c->code, status);
+        p = ngx_cpymem(p, "\",\"code\":\"", sizeof("\",\"code\":\"") - 1);
+        p = ngx_cpymem(p, c->code.data, c->code.len);
+        p = ngx_cpymem(p, "\",\"status\":", sizeof("\",\"status\":") - 1);
+
+        /* an HTTP status has three digits */
+        *p++ = (u_char) ('0' + status / 100 % 10);
+        *p++ = (u_char) ('0' + status / 10 % 10);
+        *p++ = (u_char) ('0' + status % 10);
     }
 
-    p = ngx_turso_members_error_field(p, last, "organization", ctx->org.data,
+    p = ngx_turso_members_error_field(p, last, &fields[0], ctx->org.data,
                                       ctx->org.len);
-    p = ngx_turso_members_error_field(p, last, "username",
+    p = ngx_turso_members_error_field(p, last, &fields[1],
                                       ctx->username.data, ctx->username.len);
-    p = ngx_turso_members_error_field(p, last, "email", ctx->email.data,
+    p = ngx_turso_members_error_field(p, last, &fields[2], ctx->email.data,
                                       ctx->email.len);
-    p = ngx_turso_members_error_field(p, last, "request_id",
+    p = ngx_turso_members_error_field(p, last, &fields[3],
                                       ctx->request_id.data,
                                       ctx->request_id.len);
 

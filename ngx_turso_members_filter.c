@@ -181,10 +181,19 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         return ngx_turso_members_send_replacement(r, ctx);
     }
 
-    /* the upstream's error: wait for its body */
+    /*
+     * the upstream's error: wait for its body, and keep its first bytes
+     * where they are read: a 404's message tells what was not found, and
+     * the log line at "info" ("error" for 401 and 403) quotes them
+     */
 
     ctx->upstream_status = status;
     ctx->buffering = 1;
+    ctx->keep_body = (status == NGX_HTTP_NOT_FOUND
+                      || r->connection->log->log_level
+                         >= ((status == NGX_HTTP_UNAUTHORIZED
+                              || status == NGX_HTTP_FORBIDDEN)
+                             ? NGX_LOG_ERR : NGX_LOG_INFO));
 
     r->filter_need_in_memory = 1;
 
@@ -195,6 +204,7 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    off_t                     size;
     size_t                    n;
     ngx_buf_t                *b, *ub;
     ngx_uint_t                last, flush;
@@ -223,12 +233,20 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
 
-        if (ctx->buffering && ngx_buf_in_memory(b) && b->last > b->pos) {
+        if (ctx->buffering && ctx->keep_body && ngx_buf_in_memory(b)
+            && b->last > b->pos)
+        {
             ub = ctx->upstream_body;
 
             if (ub == NULL) {
-                ub = ngx_create_temp_buf(r->pool,
-                                         NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX);
+                size = r->upstream
+                       ? r->upstream->headers_in.content_length_n : 0;
+
+                if (size <= 0 || size > NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX) {
+                    size = NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX;
+                }
+
+                ub = ngx_create_temp_buf(r->pool, (size_t) size);
                 if (ub == NULL) {
                     return NGX_ERROR;
                 }

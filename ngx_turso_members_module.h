@@ -168,6 +168,7 @@ typedef struct {
 
     unsigned                        own_error:1;
     unsigned                        buffering:1;
+    unsigned                        keep_body:1;
     unsigned                        replacing:1;
     unsigned                        holding:1;
     unsigned                        sent:1;

@@ -18,6 +18,16 @@ my $t = TursoMembers::Test->new(config => default_locations(
             proxy_pass http://127.0.0.1:%%CLOSED_PORT%%$turso_members_upstream_uri;
             rewrite ^/closed(/.*)$ $1 break;
         }
+        # below "info" the upstream's body is only read for a 404
+        location /quiet/ {
+            error_log logs/quiet.log warn;
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            rewrite ^/quiet(/.*)$ $1 break;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
 CONF
 
 # The upstream's text must not reach the client.
@@ -93,6 +103,26 @@ subtest '404 could not find organization -> 404 organization_not_found' => sub {
                         body => '{"username":"bob"}');
     error_is $r, 404, 'organization_not_found', undef, organization => 'nope';
     no_upstream_text($r);
+};
+
+subtest 'error_log warn: the same answers, no upstream text logged' => sub {
+    $t->mock_reset;
+    my $r = $t->request(method => 'POST', path => '/quiet' . ADD_MEMBER,
+                        body => '{"username":"carol"}');
+    error_is $r, 409, 'member_exists', undef,
+             organization => 'acme', username => 'carol';
+    is $t->upstream_requests->[0]{body}, '{"username":"carol","role":"member"}',
+       'the upstream got the canonical body';
+    $r = $t->request(method => 'POST', path => '/quiet/v1/organizations/nope/members',
+                     body => '{"username":"bob"}');
+    error_is $r, 404, 'organization_not_found', undef, organization => 'nope';
+    $r = $t->request(method => 'POST', path => '/quiet' . ADD_MEMBER,
+                     body => '{"username":"zed"}');
+    error_is $r, 404, 'user_not_found', undef,
+             organization => 'acme', username => 'zed';
+    my $log = TursoMembers::Test::slurp($t->prefix . '/logs/quiet.log');
+    unlike $log, qr/organizationSlug|could not find/,
+           'no upstream text in the warn-level log';
 };
 
 for my $case (
