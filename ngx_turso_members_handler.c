@@ -15,9 +15,25 @@
 #include "ngx_turso_members_module.h"
 
 
-#define ngx_turso_members_put32(p, v)                                         \
-    (p)[0] = (u_char) ((v) >> 24); (p)[1] = (u_char) ((v) >> 16);             \
-    (p)[2] = (u_char) ((v) >> 8); (p)[3] = (u_char) (v)
+/* a request header the gateway sets, its hash computed once */
+typedef struct {
+    ngx_str_t                       key;
+    u_char                         *lowcase;
+    ngx_uint_t                      hash;
+} ngx_turso_members_header_t;
+
+
+#define NGX_TURSO_MEMBERS_HEADER_CONTENT_LENGTH  0
+#define NGX_TURSO_MEMBERS_HEADER_CONTENT_TYPE    1
+#define NGX_TURSO_MEMBERS_HEADER_AUTHORIZATION   2
+#define NGX_TURSO_MEMBERS_HEADER_REQUEST_ID      3
+
+static ngx_turso_members_header_t  ngx_turso_members_headers[] = {
+    { ngx_string("Content-Length"), (u_char *) "content-length", 0 },
+    { ngx_string("Content-Type"), (u_char *) "content-type", 0 },
+    { ngx_string("Authorization"), (u_char *) "authorization", 0 },
+    { ngx_string("X-Request-Id"), (u_char *) "x-request-id", 0 }
+};
 
 
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
@@ -32,7 +48,7 @@ static ngx_int_t ngx_turso_members_set_body(ngx_http_request_t *r,
 static ngx_int_t ngx_turso_members_forward(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_set_header(ngx_http_request_t *r,
-    ngx_table_elt_t **slot, const char *key, ngx_str_t *value);
+    ngx_table_elt_t **slot, ngx_uint_t header, ngx_str_t *value);
 static ngx_int_t ngx_turso_members_message(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, const char *msg);
 static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
@@ -41,6 +57,7 @@ static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code);
 static ngx_int_t ngx_turso_members_set_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static u_char *ngx_turso_members_hex32(u_char *p, uint32_t v);
 static ngx_uint_t ngx_turso_members_request_id_headers(ngx_http_request_t *r,
     ngx_str_t *value, ngx_table_elt_t **last);
 
@@ -437,6 +454,7 @@ ngx_turso_members_read_body(ngx_http_request_t *r, ngx_str_t *body)
 static ngx_int_t
 ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
 {
+    u_char       *p;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
     ngx_str_t     value;
@@ -467,15 +485,25 @@ ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
 
     r->headers_in.content_length_n = len;
 
-    value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-    if (value.data == NULL) {
+    p = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    value.len = ngx_sprintf(value.data, "%uz", len) - value.data;
+    /* the digits, from the last one */
+
+    value.data = p + NGX_SIZE_T_LEN;
+
+    do {
+        *--value.data = (u_char) ('0' + len % 10);
+        len /= 10;
+    } while (len);
+
+    value.len = p + NGX_SIZE_T_LEN - value.data;
 
     return ngx_turso_members_set_header(r, &r->headers_in.content_length,
-                                        "Content-Length", &value);
+                                        NGX_TURSO_MEMBERS_HEADER_CONTENT_LENGTH,
+                                        &value);
 }
 
 
@@ -498,7 +526,7 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
     }
 
     if (ngx_turso_members_set_header(r, &r->headers_in.authorization,
-                                     "Authorization",
+                                     NGX_TURSO_MEMBERS_HEADER_AUTHORIZATION,
                                      ngx_turso_members_token_get(r,
                                                                  tlcf->token))
         != NGX_OK)
@@ -510,7 +538,8 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
         ngx_str_set(&json, "application/json");
 
         if (ngx_turso_members_set_header(r, &r->headers_in.content_type,
-                                         "Content-Type", &json)
+                                         NGX_TURSO_MEMBERS_HEADER_CONTENT_TYPE,
+                                         &json)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -524,14 +553,31 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
 }
 
 
+/* the hashes of the headers the gateway sets, at configuration time */
+
+void
+ngx_turso_members_headers_init(void)
+{
+    ngx_uint_t                   i;
+    ngx_turso_members_header_t  *h;
+
+    for (i = 0; i < sizeof(ngx_turso_members_headers)
+                    / sizeof(ngx_turso_members_header_t); i++)
+    {
+        h = &ngx_turso_members_headers[i];
+        h->hash = ngx_hash_key(h->lowcase, h->key.len);
+    }
+}
+
+
 /* replaces the value of a request header, adding it when it is missing */
 
 static ngx_int_t
 ngx_turso_members_set_header(ngx_http_request_t *r, ngx_table_elt_t **slot,
-    const char *key, ngx_str_t *value)
+    ngx_uint_t header, ngx_str_t *value)
 {
-    size_t            len;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t             *h;
+    ngx_turso_members_header_t  *th;
 
     h = *slot;
 
@@ -541,18 +587,12 @@ ngx_turso_members_set_header(ngx_http_request_t *r, ngx_table_elt_t **slot,
             return NGX_ERROR;
         }
 
-        len = ngx_strlen(key);
+        th = &ngx_turso_members_headers[header];
 
-        h->key.data = (u_char *) key;
-        h->key.len = len;
-
-        h->lowcase_key = ngx_pnalloc(r->pool, len);
-        if (h->lowcase_key == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_strlow(h->lowcase_key, h->key.data, len);
-        h->hash = ngx_hash_key(h->lowcase_key, len);
+        /* static memory: nginx only reads a request header's names */
+        h->key = th->key;
+        h->lowcase_key = th->lowcase;
+        h->hash = th->hash;
 #if (nginx_version >= 1023000)
         h->next = NULL;
 #endif
@@ -630,19 +670,21 @@ ngx_int_t
 ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char           *p, *last, raw[16];
-    ngx_uint_t        n;
+    u_char           *p, *last;
     ngx_table_elt_t  *client;
 
     if (ctx->request_id.len) {
         return NGX_OK;
     }
 
-    n = ngx_turso_members_request_id_headers(r, NULL, &client);
+    ctx->id_headers = ngx_turso_members_request_id_headers(r, NULL, &client);
+    ctx->id_header = client;
 
     /* one client id, and a sane one, or none */
 
-    if (n == 1 && client->value.len && client->value.len <= 128) {
+    if (ctx->id_headers == 1 && client->value.len
+        && client->value.len <= 128)
+    {
         p = client->value.data;
         last = p + client->value.len;
 
@@ -672,15 +714,34 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_turso_members_put32(raw, (uint32_t) ngx_time());
-    ngx_turso_members_put32(raw + 4, (uint32_t) ngx_pid);
-    ngx_turso_members_put32(raw + 8, (uint32_t) r->connection->number);
-    ngx_turso_members_put32(raw + 12, (uint32_t) r->connection->requests);
-
     ctx->request_id.data = p;
-    ctx->request_id.len = ngx_hex_dump(p, raw, 16) - p;
+
+    p = ngx_turso_members_hex32(p, (uint32_t) ngx_time());
+    p = ngx_turso_members_hex32(p, (uint32_t) ngx_pid);
+    p = ngx_turso_members_hex32(p, (uint32_t) r->connection->number);
+    p = ngx_turso_members_hex32(p, (uint32_t) r->connection->requests);
+
+    ctx->request_id.len = p - ctx->request_id.data;
 
     return NGX_OK;
+}
+
+
+/* eight lower-case hex digits, as ngx_hex_dump() writes 4 bytes */
+
+static u_char *
+ngx_turso_members_hex32(u_char *p, uint32_t v)
+{
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    for (i = 8; i > 0; i--) {
+        p[i - 1] = hex[v & 0xf];
+        v >>= 4;
+    }
+
+    return p + 8;
 }
 
 
@@ -701,11 +762,15 @@ ngx_turso_members_set_request_id(ngx_http_request_t *r,
 {
     ngx_table_elt_t  *h;
 
-    if (ngx_turso_members_request_id_headers(r, &ctx->request_id, &h)) {
+    /* ngx_turso_members_request_id() counted the client's */
+
+    if (ctx->id_headers > 1) {
+        (void) ngx_turso_members_request_id_headers(r, &ctx->request_id, &h);
         return NGX_OK;
     }
 
-    return ngx_turso_members_set_header(r, &h, "X-Request-Id",
+    return ngx_turso_members_set_header(r, &ctx->id_header,
+                                        NGX_TURSO_MEMBERS_HEADER_REQUEST_ID,
                                         &ctx->request_id);
 }
 

@@ -247,6 +247,8 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_handler;
 
+    ngx_turso_members_headers_init();
+
     if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }

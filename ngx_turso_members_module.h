@@ -157,6 +157,8 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
+    ngx_table_elt_t                *id_header;   /* the client's last */
+    ngx_uint_t                      id_headers;  /* the client's count */
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */
@@ -213,6 +215,7 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
+void ngx_turso_members_headers_init(void);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
