@@ -15,7 +15,7 @@
 
 
 static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
-    ngx_str_t *name, u_char *value, size_t len);
+    ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
 static size_t ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_uint_t code, u_char *buf, size_t size);
 
@@ -159,7 +159,7 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
 
 static u_char *
 ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
-    u_char *value, size_t len)
+    u_char *value, size_t len, ngx_uint_t escape)
 {
     size_t   n;
     u_char  *v;
@@ -170,11 +170,17 @@ ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
 
     v = ngx_cpymem(p, name->data, name->len);
 
-    n = ngx_turso_members_json_escape((char *) v, last - v - 1,
-                                      (char *) value, len);
-    if (n == 0) {
-        /* no room: the field is left out, not cut */
-        return p;
+    if (escape) {
+        n = ngx_turso_members_json_escape((char *) v, last - v - 1,
+                                          (char *) value, len);
+        if (n == 0) {
+            /* no room: the field is left out, not cut */
+            return p;
+        }
+
+    } else {
+        n = len;
+        ngx_memcpy(v, value, len);
     }
 
     v += n;
@@ -269,15 +275,21 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
         *p++ = (u_char) ('0' + status % 10);
     }
 
+    /*
+     * an organization kept is 1-64 of [A-Za-z0-9_-], a request id 1-128
+     * of [A-Za-z0-9._:-]: nothing to escape
+     */
+
     p = ngx_turso_members_error_field(p, last, &fields[0], ctx->org.data,
-                                      ctx->org.len);
+                                      ctx->org.len, 0);
     p = ngx_turso_members_error_field(p, last, &fields[1],
-                                      ctx->username.data, ctx->username.len);
+                                      ctx->username.data, ctx->username.len,
+                                      1);
     p = ngx_turso_members_error_field(p, last, &fields[2], ctx->email.data,
-                                      ctx->email.len);
+                                      ctx->email.len, 1);
     p = ngx_turso_members_error_field(p, last, &fields[3],
                                       ctx->request_id.data,
-                                      ctx->request_id.len);
+                                      ctx->request_id.len, 0);
 
     if (p < last) {
         *p++ = '}';

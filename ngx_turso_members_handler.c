@@ -28,6 +28,8 @@ typedef struct {
 #define NGX_TURSO_MEMBERS_HEADER_AUTHORIZATION   2
 #define NGX_TURSO_MEMBERS_HEADER_REQUEST_ID      3
 
+static u_char  ngx_turso_members_hex[512];
+
 static ngx_turso_members_header_t  ngx_turso_members_headers[] = {
     { ngx_string("Content-Length"), (u_char *) "content-length", 0 },
     { ngx_string("Content-Type"), (u_char *) "content-type", 0 },
@@ -553,19 +555,29 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
 }
 
 
-/* the hashes of the headers the gateway sets, at configuration time */
+/*
+ * At configuration time: the hashes of the headers the gateway sets, and
+ * the two hex digits of every byte, for request ids.
+ */
 
 void
-ngx_turso_members_headers_init(void)
+ngx_turso_members_handler_init(void)
 {
     ngx_uint_t                   i;
     ngx_turso_members_header_t  *h;
+
+    static u_char  hex[] = "0123456789abcdef";
 
     for (i = 0; i < sizeof(ngx_turso_members_headers)
                     / sizeof(ngx_turso_members_header_t); i++)
     {
         h = &ngx_turso_members_headers[i];
         h->hash = ngx_hash_key(h->lowcase, h->key.len);
+    }
+
+    for (i = 0; i < 256; i++) {
+        ngx_turso_members_hex[2 * i] = hex[i >> 4];
+        ngx_turso_members_hex[2 * i + 1] = hex[i & 0xf];
     }
 }
 
@@ -732,14 +744,10 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
 static u_char *
 ngx_turso_members_hex32(u_char *p, uint32_t v)
 {
-    ngx_uint_t  i;
-
-    static u_char  hex[] = "0123456789abcdef";
-
-    for (i = 8; i > 0; i--) {
-        p[i - 1] = hex[v & 0xf];
-        v >>= 4;
-    }
+    ngx_memcpy(p, &ngx_turso_members_hex[2 * (v >> 24)], 2);
+    ngx_memcpy(p + 2, &ngx_turso_members_hex[2 * ((v >> 16) & 0xff)], 2);
+    ngx_memcpy(p + 4, &ngx_turso_members_hex[2 * ((v >> 8) & 0xff)], 2);
+    ngx_memcpy(p + 6, &ngx_turso_members_hex[2 * (v & 0xff)], 2);
 
     return p + 8;
 }

@@ -215,7 +215,7 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
-void ngx_turso_members_headers_init(void);
+void ngx_turso_members_handler_init(void);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);

@@ -56,6 +56,7 @@ static void ngx_turso_members_test_write(void);
 static void ngx_turso_members_test_escape_one(const char *src, size_t len,
     const char *expect);
 static void ngx_turso_members_test_escape(void);
+static void ngx_turso_members_test_escape_positions(void);
 static void ngx_turso_members_test_error_string(void);
 static void ngx_turso_members_test_valid(void);
 static void ngx_turso_members_test_role(void);
@@ -870,6 +871,52 @@ ngx_turso_members_test_escape(void)
 
     ngx_turso_members_test_ok(ngx_turso_members_json_escape(NULL, 0, "", 0)
                               == 0, "escape: empty string");
+
+    ngx_turso_members_test_escape_positions();
+}
+
+
+/*
+ * Every byte value at every position of a 24-byte run of "a": runs of
+ * plain bytes are copied at once, so a byte to escape must be caught
+ * wherever it falls.  The expected output is that of the byte alone.
+ */
+
+static void
+ngx_turso_members_test_escape_positions(void)
+{
+    int     bad;
+    char    src[24], one[8], expect[64], got[64];
+    size_t  pos, n, m;
+    unsigned  c;
+
+    bad = 0;
+
+    for (c = 0; c < 256; c++) {
+        one[0] = (char) c;
+        m = ngx_turso_members_json_escape(one, sizeof(one), one, 1);
+
+        for (pos = 0; pos < sizeof(src); pos++) {
+            memset(src, 'a', sizeof(src));
+            src[pos] = (char) c;
+
+            memset(expect, 'a', sizeof(expect));
+            memcpy(expect + pos, one, m);
+
+            n = ngx_turso_members_json_escape(got, sizeof(got), src,
+                                              sizeof(src));
+
+            if (n != sizeof(src) - 1 + m || memcmp(got, expect, n) != 0) {
+                if (bad++ < 5) {
+                    printf("#   byte 0x%02x at %d escaped wrong\n", c,
+                           (int) pos);
+                }
+            }
+        }
+    }
+
+    ngx_turso_members_test_ok(bad == 0, "escape: every byte at every "
+                                        "position of a long run");
 }
 
 
