@@ -5,8 +5,8 @@
 #   ./build.sh bench [options]      (builds the module, then runs this)
 #   bench/run.sh [options]          (with build/ngx_turso_members_module.so)
 #
-#   --rounds N        wrk rounds per gateway and path (default 3)
-#   --duration S      seconds per wrk run (default 2)
+#   --rounds N        wrk rounds per gateway and path (default 5)
+#   --duration S      whole seconds per wrk run (default 1)
 #   --connections C   wrk connections, one thread (default 32)
 #   --mem-requests N  requests of the memory check (default 500000, 0: skip)
 #   --cg-requests N   requests per path under callgrind (default 2000,
@@ -35,8 +35,8 @@ module="$top/build/ngx_turso_members_module.so"
 nginx=/usr/sbin/nginx
 mods=/usr/lib/nginx/modules
 
-rounds=3
-duration=2
+rounds=5
+duration=1
 connections=32
 mem_requests=500000
 cg_requests=2000
