@@ -3,12 +3,12 @@
 # module, the targets, memory and callgrind, as Markdown on stdout; the
 # chart's data in DIR/chart.dat.
 #
-#   report.pl RAW.tsv CALLGRIND.txt DIR MEMORY-LINE SETTINGS
+#   report.pl RAW.tsv CALLGRIND.txt DIR MEMORY-LINE SETTINGS [PAIRS-LINES]
 
 use strict;
 use warnings;
 
-my ($raw, $cg, $dir, $mem, $settings) = @ARGV;
+my ($raw, $cg, $dir, $mem, $settings, $pairs) = @ARGV;
 
 my @gateways = qw(plain module lua njs);
 my @paths = qw(valid reject conflict);
@@ -130,6 +130,11 @@ print "| target | measured | | rounds |\n|---|---:|---|---:|\n";
 for my $t (@targets) {
     printf "| %s | %.3f | %s | %s |\n", $t->[0], $t->[1],
         $t->[1] >= $t->[2] ? 'PASS' : 'MISS', $t->[3];
+}
+
+if ($pairs) {
+    print "\n### Pairs (1-second runs back to back)\n\n";
+    print "- $_\n" for split /\n/, $pairs;
 }
 
 if ($mem) {

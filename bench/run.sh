@@ -11,6 +11,9 @@
 #   --mem-requests N  requests of the memory check (default 500000, 0: skip)
 #   --cg-requests N   requests per path under callgrind (default 2000,
 #                     0: skip)
+#   --pairs N         then N more pairs of 1-second runs, plain proxy_pass
+#                     and the module back to back, on the valid and the 409
+#                     paths: the median of the pairs' ratios (default 0)
 #   --docs            copy the chart to docs/performance.png
 #
 # BENCH_PORT (default 28080) chooses the ports: BENCH_PORT+1..+4 for the
@@ -40,6 +43,7 @@ duration=1
 connections=32
 mem_requests=500000
 cg_requests=2000
+pairs=0
 docs=0
 
 while [ $# -gt 0 ]; do
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
         --connections) connections=$2; shift 2 ;;
         --mem-requests) mem_requests=$2; shift 2 ;;
         --cg-requests) cg_requests=$2; shift 2 ;;
+        --pairs) pairs=$2; shift 2 ;;
         --docs) docs=1; shift ;;
         *) sed -n '2,20p' "$0" >&2; exit 2 ;;
     esac
@@ -428,6 +433,31 @@ done
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$gw_worker/status"; }
 
+# --- pairs: plain and module back to back, the ratio of each pair ----------
+
+pairs_line=""
+if [ "$pairs" -gt 0 ]; then
+    say "pairs: $pairs x (plain, module) on valid and conflict, 1s each"
+    for path in valid conflict; do
+        ratios=()
+        for i in $(seq 1 "$pairs"); do
+            a=$(run_wrk "$p_plain" "$path" 1 | awk '{ print $3 }')
+            b=$(run_wrk "$p_module" "$path" 1 | awk '{ print $3 }')
+            ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", b / a }')")
+        done
+        line=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '
+            { r[NR] = $1 }
+            END {
+                m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+                printf "median %.3f (lowest %.3f, highest %.3f)", m, r[1], r[NR]
+            }')
+        pairs_line+="$path path, module ÷ plain proxy_pass over $pairs pairs:"
+        pairs_line+=" $line"$'\n'
+    done
+    say "$pairs_line"
+fi
+
+
 mem_line=""
 if [ "$mem_requests" -gt 0 ]; then
     say "memory: warm-up, then $mem_requests mixed requests to the module"
@@ -505,7 +535,7 @@ fi
 
 perl "$bench/report.pl" "$raw" "$cg_out" "$work" "$mem_line" \
     "rounds=$rounds duration=${duration}s connections=$connections" \
-    | tee "$work/results.md"
+    "$pairs_line" | tee "$work/results.md"
 
 gnuplot -e "dir='$work'" "$bench/chart.gp"
 say "chart: $work/performance.png"
