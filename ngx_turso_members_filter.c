@@ -25,6 +25,7 @@ static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
 static void ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static ngx_uint_t ngx_turso_members_upstream_log_level(ngx_uint_t status);
 static ngx_int_t ngx_turso_members_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
@@ -191,9 +192,7 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
     ctx->buffering = 1;
     ctx->keep_body = (status == NGX_HTTP_NOT_FOUND
                       || r->connection->log->log_level
-                         >= ((status == NGX_HTTP_UNAUTHORIZED
-                              || status == NGX_HTTP_FORBIDDEN)
-                             ? NGX_LOG_ERR : NGX_LOG_INFO));
+                         >= ngx_turso_members_upstream_log_level(status));
 
     r->filter_need_in_memory = 1;
 
@@ -433,6 +432,19 @@ ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r)
 }
 
 
+/*
+ * The level of the line that quotes an upstream error: "error" for a 401
+ * or 403 (the gateway's token was refused), else "info".
+ */
+
+static ngx_uint_t
+ngx_turso_members_upstream_log_level(ngx_uint_t status)
+{
+    return (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN)
+           ? NGX_LOG_ERR : NGX_LOG_INFO;
+}
+
+
 static void
 ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
@@ -443,8 +455,7 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_uint_t                     level;
     ngx_turso_members_loc_conf_t  *tlcf;
 
-    level = (ctx->code == NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED)
-            ? NGX_LOG_ERR : NGX_LOG_INFO;
+    level = ngx_turso_members_upstream_log_level(ctx->upstream_status);
 
     if (r->connection->log->log_level < level) {
         return;

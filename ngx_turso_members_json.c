@@ -148,6 +148,7 @@ static const unsigned char  ngx_turso_members_json_plain[256] = {
  */
 static ngx_turso_members_json_alloc_pt   ngx_turso_members_json_alloc_fn;
 static void                             *ngx_turso_members_json_alloc_data;
+static int                               ngx_turso_members_json_alloc_set;
 
 
 void
@@ -157,8 +158,13 @@ ngx_turso_members_json_allocator(ngx_turso_members_json_alloc_pt alloc,
     ngx_turso_members_json_alloc_fn = alloc;
     ngx_turso_members_json_alloc_data = data;
 
-    json_set_alloc_funcs(ngx_turso_members_json_malloc,
-                         ngx_turso_members_json_free);
+    /* jansson calls the wrappers, which look at the two above: once */
+
+    if (!ngx_turso_members_json_alloc_set) {
+        json_set_alloc_funcs(ngx_turso_members_json_malloc,
+                             ngx_turso_members_json_free);
+        ngx_turso_members_json_alloc_set = 1;
+    }
 }
 
 
