@@ -46,13 +46,13 @@ static ngx_int_t ngx_turso_members_process_body(ngx_http_request_t *r,
 static ngx_int_t ngx_turso_members_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_turso_members_set_body(ngx_http_request_t *r,
-    u_char *data, size_t len);
+    ngx_buf_t *b, u_char *digits, u_char *data, size_t len);
 static ngx_int_t ngx_turso_members_forward(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_set_header(ngx_http_request_t *r,
     ngx_table_elt_t **slot, ngx_uint_t header, ngx_str_t *value);
-static ngx_int_t ngx_turso_members_message(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, const char *msg);
+static void ngx_turso_members_message(ngx_turso_members_ctx_t *ctx,
+    const char *msg);
 static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
     ngx_str_t *dst, const char *src, size_t len);
 static ngx_uint_t ngx_turso_members_policy(ngx_http_request_t *r,
@@ -131,7 +131,7 @@ ngx_turso_members_handler(ngx_http_request_t *r)
     if (ctx->route->body.fields == 0) {
 
         if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-            ngx_turso_members_message(r, ctx,
+            ngx_turso_members_message(ctx,
                                       "this route takes no request body");
             return ngx_turso_members_reject(r, ctx,
                                             NGX_TURSO_MEMBERS_INVALID_BODY,
@@ -197,6 +197,11 @@ ngx_turso_members_body_handler(ngx_http_request_t *r)
 
     r->preserve_body = 1;
 
+    if (ctx->status == NGX_DECLINED) {
+        /* what the handler would say if run again: the next handler */
+        r->phase_handler++;
+    }
+
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
 }
@@ -210,9 +215,10 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     size_t                             size;
     ngx_int_t                          rc;
     ngx_str_t                          raw;
+    ngx_buf_t                         *b;
     ngx_uint_t                         fields;
     const char                        *role;
-    ngx_turso_members_body_t          *body;
+    ngx_turso_members_body_t           body;
     ngx_turso_members_loc_conf_t      *tlcf;
     const ngx_turso_members_route_t   *rt;
 
@@ -230,14 +236,15 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    body = ngx_palloc(r->pool, sizeof(ngx_turso_members_body_t));
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /*
+     * The parsed body is on the stack (it has room for the longest of
+     * every field, more than a request pool should give up): what outlives
+     * this function is copied.
+     */
 
     ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
 
-    rc = ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, body);
+    rc = ngx_turso_members_json_parse(raw.data, raw.len, &rt->body, &body);
 
     ngx_turso_members_json_allocator(NULL, NULL);
 
@@ -259,15 +266,18 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     }
 
     if (ctx->code != NGX_TURSO_MEMBERS_OK) {
-        if (ngx_turso_members_message(r, ctx, body->error) != NGX_OK) {
+        if (ngx_turso_members_copy(r, &ctx->message, body.error,
+                                   ngx_strlen(body.error))
+            != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         /* the error names the user when the username was valid */
 
-        if (body->username_len
-            && ngx_turso_members_copy(r, &ctx->username, body->username,
-                                      body->username_len)
+        if (body.username_len
+            && ngx_turso_members_copy(r, &ctx->username, body.username,
+                                      body.username_len)
                != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -278,43 +288,58 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
 
     /* the Node client names the user in the path and in "member" */
 
-    if (body->present & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
-        if (body->member_len != ctx->username.len
-            || ngx_strncmp(body->member, ctx->username.data,
+    if (body.present & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
+        if (body.member_len != ctx->username.len
+            || ngx_strncmp(body.member, ctx->username.data,
                            ctx->username.len) != 0)
         {
             ctx->code = NGX_TURSO_MEMBERS_INVALID_BODY;
-            ngx_turso_members_message(r, ctx, "\"member\" in the body does "
+            ngx_turso_members_message(ctx, "\"member\" in the body does "
                                       "not match the username in the path");
             return NGX_DONE;
         }
     }
 
-    if (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME) {
-        if (ngx_turso_members_copy(r, &ctx->username, body->username,
-                                   body->username_len)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (rt->body.fields & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
+    if (!(body.present & NGX_TURSO_MEMBERS_FIELD_USERNAME)
+        && (rt->body.fields & NGX_TURSO_MEMBERS_FIELD_MEMBER))
+    {
         /* forwarded as the documented route, the user in the body */
-        ngx_memcpy(body->username, ctx->username.data, ctx->username.len);
-        body->username_len = ctx->username.len;
-        body->present |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
+        ngx_memcpy(body.username, ctx->username.data, ctx->username.len);
+        body.username_len = ctx->username.len;
+        body.present |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
     }
 
-    if (body->present & NGX_TURSO_MEMBERS_FIELD_EMAIL) {
-        if (ngx_turso_members_copy(r, &ctx->email, body->email,
-                                   body->email_len)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    size = sizeof("{\"username\":\"\",\"email\":\"\",\"role\":\"viewer\"}")
+           + 6 * (body.username_len + body.email_len);
+
+    /*
+     * In one piece: the buffer, its link, the Content-Length, the
+     * canonical body, and the username and email the request is known by
+     */
+
+    b = ngx_palloc(r->pool, sizeof(ngx_buf_t) + sizeof(ngx_chain_t)
+                            + NGX_SIZE_T_LEN + size
+                            + body.username_len + body.email_len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    role = body->role;
+    p = (u_char *) b + sizeof(ngx_buf_t) + sizeof(ngx_chain_t)
+        + NGX_SIZE_T_LEN;
+
+    if (body.present & NGX_TURSO_MEMBERS_FIELD_USERNAME) {
+        ctx->username.data = p + size;
+        ctx->username.len = body.username_len;
+        ngx_memcpy(ctx->username.data, body.username, body.username_len);
+    }
+
+    if (body.present & NGX_TURSO_MEMBERS_FIELD_EMAIL) {
+        ctx->email.data = p + size + body.username_len;
+        ctx->email.len = body.email_len;
+        ngx_memcpy(ctx->email.data, body.email, body.email_len);
+    }
+
+    role = body.role;
 
     if (role == NULL && rt->default_role) {
         role = tlcf->default_role;
@@ -338,26 +363,21 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         }
     }
 
-    size = sizeof("{\"username\":\"\",\"email\":\"\",\"role\":\"viewer\"}")
-           + 6 * (body->username_len + body->email_len);
-
-    p = ngx_pnalloc(r->pool, size);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     fields = rt->body.fields;
 
     if (fields & NGX_TURSO_MEMBERS_FIELD_MEMBER) {
         fields |= NGX_TURSO_MEMBERS_FIELD_USERNAME;
     }
 
-    size = ngx_turso_members_json_write(body, fields, role, (char *) p, size);
+    size = ngx_turso_members_json_write(&body, fields, role, (char *) p,
+                                        size);
     if (size == 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_turso_members_set_body(r, p, size) != NGX_OK) {
+    if (ngx_turso_members_set_body(r, b, p - NGX_SIZE_T_LEN, p, size)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -454,17 +474,13 @@ ngx_turso_members_read_body(ngx_http_request_t *r, ngx_str_t *body)
 /* the canonical body replaces the client's, with its own length */
 
 static ngx_int_t
-ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
+ngx_turso_members_set_body(ngx_http_request_t *r, ngx_buf_t *b,
+    u_char *digits, u_char *data, size_t len)
 {
-    u_char       *p;
-    ngx_buf_t    *b;
     ngx_chain_t  *cl;
     ngx_str_t     value;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_memzero(b, sizeof(ngx_buf_t));
 
     b->start = data;
     b->pos = data;
@@ -473,10 +489,7 @@ ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
     b->temporary = 1;
     b->last_buf = 1;
 
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
+    cl = (ngx_chain_t *) (b + 1);
 
     cl->buf = b;
     cl->next = NULL;
@@ -487,21 +500,16 @@ ngx_turso_members_set_body(ngx_http_request_t *r, u_char *data, size_t len)
 
     r->headers_in.content_length_n = len;
 
-    p = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
     /* the digits, from the last one */
 
-    value.data = p + NGX_SIZE_T_LEN;
+    value.data = digits + NGX_SIZE_T_LEN;
 
     do {
         *--value.data = (u_char) ('0' + len % 10);
         len /= 10;
     } while (len);
 
-    value.len = p + NGX_SIZE_T_LEN - value.data;
+    value.len = digits + NGX_SIZE_T_LEN - value.data;
 
     return ngx_turso_members_set_header(r, &r->headers_in.content_length,
                                         NGX_TURSO_MEMBERS_HEADER_CONTENT_LENGTH,
@@ -618,11 +626,13 @@ ngx_turso_members_set_header(ngx_http_request_t *r, ngx_table_elt_t **slot,
 }
 
 
-static ngx_int_t
-ngx_turso_members_message(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
-    const char *msg)
+/* a message of the handler's own, static */
+
+static void
+ngx_turso_members_message(ngx_turso_members_ctx_t *ctx, const char *msg)
 {
-    return ngx_turso_members_copy(r, &ctx->message, msg, ngx_strlen(msg));
+    ctx->message.data = (u_char *) msg;
+    ctx->message.len = ngx_strlen(msg);
 }
 
 
@@ -815,6 +825,7 @@ ngx_turso_members_request_id_headers(ngx_http_request_t *r, ngx_str_t *value,
         }
 
         if (h[i].key.len == sizeof("X-Request-Id") - 1
+            && (h[i].key.data[0] | 0x20) == 'x'
             && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
                                sizeof("X-Request-Id") - 1) == 0)
         {

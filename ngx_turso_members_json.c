@@ -14,6 +14,7 @@
 
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,10 +101,10 @@ static void ngx_turso_members_json_trim(const unsigned char **s,
     size_t *len);
 static int ngx_turso_members_json_eq_lower(const unsigned char *s,
     size_t len, const char *name);
-static int ngx_turso_members_json_append(char *buf, size_t size,
-    size_t *pos, const char *s, size_t len);
-static int ngx_turso_members_json_append_field(char *buf, size_t size,
-    size_t *pos, const char *name, const char *value, size_t len);
+static char *ngx_turso_members_json_append_field(char *p, char *last,
+    int comma, const char *name, const char *value, size_t len);
+static const unsigned char *ngx_turso_members_json_plain_run(
+    const unsigned char *p, const unsigned char *last);
 
 
 /* in alphabetical order: the order of checks and of names in messages */
@@ -115,6 +116,18 @@ static const ngx_turso_members_json_field_t
     { "role", 4, NGX_TURSO_MEMBERS_FIELD_ROLE },
     { "username", 8, NGX_TURSO_MEMBERS_FIELD_USERNAME },
     { NULL, 0, 0 }
+};
+
+/* the field whose name has that many bytes: where a key is looked up */
+static const ngx_turso_members_json_field_t
+    *ngx_turso_members_json_by_len[] =
+{
+    NULL, NULL, NULL, NULL,
+    &ngx_turso_members_json_fields[2],      /* "role" */
+    &ngx_turso_members_json_fields[0],      /* "email" */
+    &ngx_turso_members_json_fields[1],      /* "member" */
+    NULL,
+    &ngx_turso_members_json_fields[3]       /* "username" */
 };
 
 static const char  ngx_turso_members_json_hex[] = "0123456789abcdef";
@@ -505,8 +518,12 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
 {
     const ngx_turso_members_json_field_t  *f;
 
-    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
-        if (key_len == f->len && memcmp(key, f->name, key_len) == 0) {
+    if (key_len < sizeof(ngx_turso_members_json_by_len)
+                  / sizeof(ngx_turso_members_json_by_len[0]))
+    {
+        f = ngx_turso_members_json_by_len[key_len];
+
+        if (f != NULL && memcmp(key, f->name, key_len) == 0) {
 
             if ((spec->fields & f->bit) == 0) {
                 /* another route's field: dropped like any unknown key */
@@ -647,7 +664,9 @@ ngx_turso_members_json_role_value(const ngx_turso_members_json_val_t *value,
 
         ngx_turso_members_json_trim(&s, &len);
 
-        if (ngx_turso_members_json_eq_lower(s, len, "owner")) {
+        if (len == sizeof("owner") - 1
+            && ngx_turso_members_json_eq_lower(s, len, "owner"))
+        {
             ngx_turso_members_json_error(body,
                                          "the owner role cannot be assigned");
             return NGX_TURSO_MEMBERS_JSON_INVALID_ROLE;
@@ -669,6 +688,10 @@ ngx_turso_members_json_check_spec(const ngx_turso_members_body_spec_t *spec,
     size_t                                 pos;
     const char                            *sep;
     const ngx_turso_members_json_field_t  *f;
+
+    if ((spec->required & ~body->present) == 0 && spec->one_of == 0) {
+        return NGX_TURSO_MEMBERS_JSON_OK;
+    }
 
     for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
         if ((spec->required & f->bit) && !(body->present & f->bit)) {
@@ -1021,16 +1044,25 @@ ngx_turso_members_role(const unsigned char *s, size_t len)
 {
     ngx_turso_members_json_trim(&s, &len);
 
-    if (ngx_turso_members_json_eq_lower(s, len, "admin")) {
-        return "admin";
-    }
+    switch (len) {
 
-    if (ngx_turso_members_json_eq_lower(s, len, "member")) {
-        return "member";
-    }
+    case sizeof("admin") - 1:
+        if (ngx_turso_members_json_eq_lower(s, len, "admin")) {
+            return "admin";
+        }
 
-    if (ngx_turso_members_json_eq_lower(s, len, "viewer")) {
-        return "viewer";
+        break;
+
+    case sizeof("member") - 1:
+        if (ngx_turso_members_json_eq_lower(s, len, "member")) {
+            return "member";
+        }
+
+        if (ngx_turso_members_json_eq_lower(s, len, "viewer")) {
+            return "viewer";
+        }
+
+        break;
     }
 
     return NULL;
@@ -1058,16 +1090,14 @@ ngx_turso_members_json_trim(const unsigned char **s, size_t *len)
 }
 
 
+/* s, of len bytes, is name with ASCII upper case; name has len bytes */
+
 static int
 ngx_turso_members_json_eq_lower(const unsigned char *s, size_t len,
     const char *name)
 {
     size_t         i;
     unsigned char  c;
-
-    if (len != strlen(name)) {
-        return 0;
-    }
 
     for (i = 0; i < len; i++) {
         c = s[i];
@@ -1089,22 +1119,25 @@ size_t
 ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     unsigned fields, const char *role, char *buf, size_t size)
 {
-    size_t  pos;
+    char  *p, *last;
 
-    pos = 0;
+    p = buf;
+    last = buf + size;
 
-    if (ngx_turso_members_json_append(buf, size, &pos, "{", 1) != 0) {
+    if (p == last) {
         return 0;
     }
+
+    *p++ = '{';
 
     if ((fields & NGX_TURSO_MEMBERS_FIELD_USERNAME)
         && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME))
     {
-        if (ngx_turso_members_json_append_field(buf, size, &pos, "username",
+        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
+                                                "\"username\":\"",
                                                 body->username,
-                                                body->username_len)
-            != 0)
-        {
+                                                body->username_len);
+        if (p == NULL) {
             return 0;
         }
     }
@@ -1112,72 +1145,116 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     if ((fields & NGX_TURSO_MEMBERS_FIELD_EMAIL)
         && (body->present & NGX_TURSO_MEMBERS_FIELD_EMAIL))
     {
-        if (ngx_turso_members_json_append_field(buf, size, &pos, "email",
-                                                body->email, body->email_len)
-            != 0)
-        {
+        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
+                                                "\"email\":\"",
+                                                body->email, body->email_len);
+        if (p == NULL) {
             return 0;
         }
     }
 
     if ((fields & NGX_TURSO_MEMBERS_FIELD_ROLE) && role != NULL) {
-        if (ngx_turso_members_json_append_field(buf, size, &pos, "role",
-                                                role, strlen(role))
-            != 0)
-        {
+        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
+                                                "\"role\":\"", role,
+                                                strlen(role));
+        if (p == NULL) {
             return 0;
         }
     }
 
-    if (ngx_turso_members_json_append(buf, size, &pos, "}", 1) != 0) {
+    if (p == last) {
         return 0;
     }
 
-    return pos;
+    *p++ = '}';
+
+    return p - buf;
 }
 
 
-static int
-ngx_turso_members_json_append(char *buf, size_t size, size_t *pos,
-    const char *s, size_t len)
-{
-    if (size - *pos < len) {
-        return -1;
-    }
+/*
+ * [,]"name":"value": name is given with its quotes and colon; NULL when
+ * it does not fit before last
+ */
 
-    memcpy(buf + *pos, s, len);
-    *pos += len;
-
-    return 0;
-}
-
-
-static int
-ngx_turso_members_json_append_field(char *buf, size_t size, size_t *pos,
+static char *
+ngx_turso_members_json_append_field(char *p, char *last, int comma,
     const char *name, const char *value, size_t len)
 {
-    size_t  n;
+    size_t  n, name_len;
 
-    /* a comma unless this is the first member after "{" */
-    if (*pos > 1 && ngx_turso_members_json_append(buf, size, pos, ",", 1)) {
-        return -1;
+    name_len = strlen(name);
+
+    /* the least it takes: value as it is, and the closing quote */
+    if ((size_t) (last - p) < (comma ? 1 : 0) + name_len + len + 1) {
+        return NULL;
     }
 
-    if (ngx_turso_members_json_append(buf, size, pos, "\"", 1)
-        || ngx_turso_members_json_append(buf, size, pos, name, strlen(name))
-        || ngx_turso_members_json_append(buf, size, pos, "\":\"", 3))
-    {
-        return -1;
+    if (comma) {
+        *p++ = ',';
     }
 
-    n = ngx_turso_members_json_escape(buf + *pos, size - *pos, value, len);
+    memcpy(p, name, name_len);
+    p += name_len;
+
+    n = ngx_turso_members_json_escape(p, last - p - 1, value, len);
     if (n == 0 && len != 0) {
-        return -1;
+        return NULL;
     }
 
-    *pos += n;
+    p += n;
+    *p++ = '"';
 
-    return ngx_turso_members_json_append(buf, size, pos, "\"", 1);
+    return p;
+}
+
+
+/*
+ * Whether any of the 8 bytes of w needs escaping or checking: below 0x20,
+ * 0x7f and above, '"' or '\\'.  Exact: what it lets through is plain.
+ */
+
+#define NGX_TURSO_MEMBERS_JSON_ONES  0x0101010101010101ULL
+#define NGX_TURSO_MEMBERS_JSON_HIGH  0x8080808080808080ULL
+
+#define ngx_turso_members_json_zero_byte(v)                                   \
+    (((v) - NGX_TURSO_MEMBERS_JSON_ONES) & ~(v) & NGX_TURSO_MEMBERS_JSON_HIGH)
+
+#define ngx_turso_members_json_has_byte(w, c)                                 \
+    ngx_turso_members_json_zero_byte((w) ^ ((c) * NGX_TURSO_MEMBERS_JSON_ONES))
+
+#define ngx_turso_members_json_special8(w)                                    \
+    (((w) & NGX_TURSO_MEMBERS_JSON_HIGH)                                      \
+     | (((w) - 0x20 * NGX_TURSO_MEMBERS_JSON_ONES) & ~(w)                     \
+        & NGX_TURSO_MEMBERS_JSON_HIGH)                                        \
+     | ngx_turso_members_json_has_byte(w, 0x22)                               \
+     | ngx_turso_members_json_has_byte(w, 0x5c)                               \
+     | ngx_turso_members_json_has_byte(w, 0x7f))
+
+
+/* the end of the run of plain bytes at p: 8 bytes at a time, then one */
+
+static const unsigned char *
+ngx_turso_members_json_plain_run(const unsigned char *p,
+    const unsigned char *last)
+{
+    uint64_t  w;
+
+    while (last - p >= 8) {
+        memcpy(&w, p, 8);
+
+        if (ngx_turso_members_json_special8(w)) {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < last && ngx_turso_members_json_plain[*p]) {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -1199,9 +1276,7 @@ ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
 
         /* a run of printable ASCII goes in one copy */
 
-        for (q = p; q < last && ngx_turso_members_json_plain[*q]; q++) {
-            /* void */
-        }
+        q = ngx_turso_members_json_plain_run(p, last);
 
         if (q > p) {
             n = (size_t) (q - p);

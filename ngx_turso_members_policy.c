@@ -275,6 +275,10 @@ ngx_turso_members_policy_check(ngx_http_request_t *r,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
+    if (!tlcf->organizations.set && !tlcf->operations.set) {
+        return 1;
+    }
+
     rc = ngx_turso_members_list_allows(r, &tlcf->organizations, NULL, 0,
                                        &ctx->org);
     if (rc != 1) {
@@ -300,6 +304,10 @@ ngx_turso_members_role_allowed(ngx_http_request_t *r, const char *role)
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (!tlcf->roles.set) {
+        return 1;
+    }
 
     return ngx_turso_members_list_allows(r, &tlcf->roles,
                                          ngx_turso_members_role_word,
