@@ -40,6 +40,8 @@ static ngx_turso_members_header_t  ngx_turso_members_headers[] = {
 
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
+static ngx_int_t ngx_turso_members_resume(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 static void ngx_turso_members_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_process_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
@@ -83,12 +85,7 @@ ngx_turso_members_handler(ngx_http_request_t *r)
 
     if (ctx) {
         /* the phases run again once the body is read */
-
-        if (ctx->code != NGX_TURSO_MEMBERS_OK && !ctx->own_error) {
-            return ngx_turso_members_reject(r, ctx, ctx->code, NULL);
-        }
-
-        return ctx->status;
+        return ngx_turso_members_resume(r, ctx);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
@@ -156,14 +153,36 @@ ngx_turso_members_handler(ngx_http_request_t *r)
                                         NULL);
     }
 
+    ctx->reading = 1;
+
     rc = ngx_http_read_client_request_body(r, ngx_turso_members_body_handler);
+
+    ctx->reading = 0;
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
     }
 
+    if (ctx->body_done) {
+        /* read in one go, handled already: on in this run of the phases */
+        return ngx_turso_members_resume(r, ctx);
+    }
+
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/* what the handler says once the body has been handled */
+
+static ngx_int_t
+ngx_turso_members_resume(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
+{
+    if (ctx->code != NGX_TURSO_MEMBERS_OK && !ctx->own_error) {
+        return ngx_turso_members_reject(r, ctx, ctx->code, NULL);
+    }
+
+    return ctx->status;
 }
 
 
@@ -196,6 +215,18 @@ ngx_turso_members_body_handler(ngx_http_request_t *r)
     ctx->status = ngx_turso_members_process_body(r, ctx);
 
     r->preserve_body = 1;
+    ctx->body_done = 1;
+
+    if (ctx->reading) {
+        /*
+         * Called from ngx_http_read_client_request_body() in the handler,
+         * which goes on without ngx_http_finalize_request(r, NGX_DONE):
+         * the reference that function took is given back here (as
+         * lua-nginx-module does)
+         */
+        r->main->count--;
+        return;
+    }
 
     if (ctx->status == NGX_DECLINED) {
         /* what the handler would say if run again: the next handler */
@@ -731,11 +762,7 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
      * request on it.
      */
 
-    p = ngx_pnalloc(r->pool, 32);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
+    p = ctx->id;
     ctx->request_id.data = p;
 
     p = ngx_turso_members_hex32(p, (uint32_t) ngx_time());

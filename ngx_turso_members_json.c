@@ -102,7 +102,8 @@ static void ngx_turso_members_json_trim(const unsigned char **s,
 static int ngx_turso_members_json_eq_lower(const unsigned char *s,
     size_t len, const char *name);
 static char *ngx_turso_members_json_append_field(char *p, char *last,
-    int comma, const char *name, const char *value, size_t len);
+    int first, const char *name, size_t name_len, const char *value,
+    size_t len);
 static const unsigned char *ngx_turso_members_json_plain_run(
     const unsigned char *p, const unsigned char *last);
 
@@ -116,18 +117,6 @@ static const ngx_turso_members_json_field_t
     { "role", 4, NGX_TURSO_MEMBERS_FIELD_ROLE },
     { "username", 8, NGX_TURSO_MEMBERS_FIELD_USERNAME },
     { NULL, 0, 0 }
-};
-
-/* the field whose name has that many bytes: where a key is looked up */
-static const ngx_turso_members_json_field_t
-    *ngx_turso_members_json_by_len[] =
-{
-    NULL, NULL, NULL, NULL,
-    &ngx_turso_members_json_fields[2],      /* "role" */
-    &ngx_turso_members_json_fields[0],      /* "email" */
-    &ngx_turso_members_json_fields[1],      /* "member" */
-    NULL,
-    &ngx_turso_members_json_fields[3]       /* "username" */
 };
 
 static const char  ngx_turso_members_json_hex[] = "0123456789abcdef";
@@ -518,20 +507,43 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
 {
     const ngx_turso_members_json_field_t  *f;
 
-    if (key_len < sizeof(ngx_turso_members_json_by_len)
-                  / sizeof(ngx_turso_members_json_by_len[0]))
-    {
-        f = ngx_turso_members_json_by_len[key_len];
+    /* the names differ in length: one comparison of known size */
 
-        if (f != NULL && memcmp(key, f->name, key_len) == 0) {
+    switch (key_len) {
 
-            if ((spec->fields & f->bit) == 0) {
-                /* another route's field: dropped like any unknown key */
-                return NGX_TURSO_MEMBERS_JSON_OK;
-            }
+    case sizeof("role") - 1:
+        f = &ngx_turso_members_json_fields[2];
+        f = (memcmp(key, "role", sizeof("role") - 1) == 0) ? f : NULL;
+        break;
 
-            return ngx_turso_members_json_value(f, value, body);
+    case sizeof("email") - 1:
+        f = &ngx_turso_members_json_fields[0];
+        f = (memcmp(key, "email", sizeof("email") - 1) == 0) ? f : NULL;
+        break;
+
+    case sizeof("member") - 1:
+        f = &ngx_turso_members_json_fields[1];
+        f = (memcmp(key, "member", sizeof("member") - 1) == 0) ? f : NULL;
+        break;
+
+    case sizeof("username") - 1:
+        f = &ngx_turso_members_json_fields[3];
+        f = (memcmp(key, "username", sizeof("username") - 1) == 0) ? f
+                                                                   : NULL;
+        break;
+
+    default:
+        f = NULL;
+    }
+
+    if (f != NULL) {
+
+        if ((spec->fields & f->bit) == 0) {
+            /* another route's field: dropped like any unknown key */
+            return NGX_TURSO_MEMBERS_JSON_OK;
         }
+
+        return ngx_turso_members_json_value(f, value, body);
     }
 
     for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
@@ -1121,6 +1133,12 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
 {
     char  *p, *last;
 
+    /* names with the comma before them: skipped for the first member */
+
+    static const char  username[] = ",\"username\":\"";
+    static const char  email[] = ",\"email\":\"";
+    static const char  role_name[] = ",\"role\":\"";
+
     p = buf;
     last = buf + size;
 
@@ -1133,8 +1151,9 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     if ((fields & NGX_TURSO_MEMBERS_FIELD_USERNAME)
         && (body->present & NGX_TURSO_MEMBERS_FIELD_USERNAME))
     {
-        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
-                                                "\"username\":\"",
+        p = ngx_turso_members_json_append_field(p, last, p - buf == 1,
+                                                username,
+                                                sizeof(username) - 1,
                                                 body->username,
                                                 body->username_len);
         if (p == NULL) {
@@ -1145,8 +1164,8 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     if ((fields & NGX_TURSO_MEMBERS_FIELD_EMAIL)
         && (body->present & NGX_TURSO_MEMBERS_FIELD_EMAIL))
     {
-        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
-                                                "\"email\":\"",
+        p = ngx_turso_members_json_append_field(p, last, p - buf == 1,
+                                                email, sizeof(email) - 1,
                                                 body->email, body->email_len);
         if (p == NULL) {
             return 0;
@@ -1154,9 +1173,10 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     }
 
     if ((fields & NGX_TURSO_MEMBERS_FIELD_ROLE) && role != NULL) {
-        p = ngx_turso_members_json_append_field(p, last, p - buf > 1,
-                                                "\"role\":\"", role,
-                                                strlen(role));
+        p = ngx_turso_members_json_append_field(p, last, p - buf == 1,
+                                                role_name,
+                                                sizeof(role_name) - 1,
+                                                role, strlen(role));
         if (p == NULL) {
             return 0;
         }
@@ -1173,33 +1193,44 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
 
 
 /*
- * [,]"name":"value": name is given with its quotes and colon; NULL when
- * it does not fit before last
+ * ,"name":"value" (without the comma for the first member): name has
+ * its comma, quotes and colon; NULL when it does not fit before last
  */
 
 static char *
-ngx_turso_members_json_append_field(char *p, char *last, int comma,
-    const char *name, const char *value, size_t len)
+ngx_turso_members_json_append_field(char *p, char *last, int first,
+    const char *name, size_t name_len, const char *value, size_t len)
 {
-    size_t  n, name_len;
+    size_t                n;
+    const unsigned char  *v;
 
-    name_len = strlen(name);
-
-    /* the least it takes: value as it is, and the closing quote */
-    if ((size_t) (last - p) < (comma ? 1 : 0) + name_len + len + 1) {
-        return NULL;
+    if (first) {
+        name++;
+        name_len--;
     }
 
-    if (comma) {
-        *p++ = ',';
+    /* the least it takes: the value as it is, and the closing quote */
+    if ((size_t) (last - p) < name_len + len + 1) {
+        return NULL;
     }
 
     memcpy(p, name, name_len);
     p += name_len;
 
-    n = ngx_turso_members_json_escape(p, last - p - 1, value, len);
-    if (n == 0 && len != 0) {
-        return NULL;
+    v = (const unsigned char *) value;
+
+    if (ngx_turso_members_json_plain_run(v, v + len) == v + len) {
+        /* nothing to escape, as almost always */
+
+        for (n = 0; n < len; n++) {
+            p[n] = value[n];
+        }
+
+    } else {
+        n = ngx_turso_members_json_escape(p, last - p - 1, value, len);
+        if (n == 0) {
+            return NULL;
+        }
     }
 
     p += n;

@@ -168,7 +168,11 @@ typedef struct {
     ngx_uint_t                      http_status;  /* else the code's */
     off_t                           body_size;
 
+    u_char                          id[32];      /* the gateway's id */
+
     unsigned                        own_error:1;
+    unsigned                        reading:1;   /* in the body read call */
+    unsigned                        body_done:1;
     unsigned                        buffering:1;
     unsigned                        keep_body:1;
     unsigned                        replacing:1;

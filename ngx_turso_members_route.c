@@ -149,10 +149,10 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
     last = p + r->uri.len;
 
     if (r->uri.len < sizeof("/v1/organizations/") - 1
-        || ngx_strncmp(p, "/v", 2) != 0
+        || p[0] != '/' || p[1] != 'v'
         || (p[2] != '1' && p[2] != '2')
-        || ngx_strncmp(p + 3, "/organizations/",
-                       sizeof("/organizations/") - 1) != 0)
+        || ngx_memcmp(p + 3, "/organizations/",
+                      sizeof("/organizations/") - 1) != 0)
     {
         return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
     }
@@ -297,8 +297,9 @@ ngx_turso_members_route_shape(ngx_turso_members_route_t *rt,
     return rt->version == version
            && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == item
            && rt->collection.len == collection->len
-           && ngx_strncmp(rt->collection.data, collection->data,
-                          collection->len) == 0;
+           && rt->collection.data[0] == collection->data[0]
+           && ngx_memcmp(rt->collection.data, collection->data,
+                         collection->len) == 0;
 }
 
 

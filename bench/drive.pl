@@ -4,9 +4,6 @@
 # runs, where wrk's time-bounded runs would not give a fixed count.
 #
 #   drive.pl PORT COUNT valid|reject|conflict|reject-proxied
-#
-# BENCH_PREFIX, if set, is put in front of the path (/plain: the plain
-# proxy_pass location of the callgrind configuration).
 
 use strict;
 use warnings;
@@ -27,7 +24,6 @@ my %req = (
                           '{"username":"bob","role":"superuser"}', 200 ],
 );
 my ($path, $body, $want) = @{ $req{$kind} or die "unknown kind $kind\n" };
-$path = ($ENV{BENCH_PREFIX} // '') . $path;
 
 my $request = "POST $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     . "Content-Type: application/json\r\n"

@@ -17,7 +17,7 @@
 #   --docs            copy the chart to docs/performance.png
 #
 # BENCH_PORT (default 28080) chooses the ports: BENCH_PORT+1..+4 for the
-# gateways, +5 for callgrind, +10 for the upstream.  Everything is written
+# gateways, +5..+7 for callgrind, +10 for the upstream.  Everything is written
 # to build/bench/; the table is also left in build/bench/results.md.
 #
 # One nginx, one worker, serves the four side by side:
@@ -68,6 +68,8 @@ p_module=$((port + 2))
 p_lua=$((port + 3))
 p_njs=$((port + 4))
 p_cg=$((port + 5))
+p_cg_plain=$((port + 6))
+p_cg_var=$((port + 7))
 p_up=$((port + 10))
 
 gateways=(plain module lua njs)
@@ -98,7 +100,8 @@ deps
 
 [ -f "$module" ] || die "$module is missing: run ./build.sh bench"
 
-for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_up; do
+for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_cg_var $p_up
+do
     if ss -Hltn "sport = :$p" | grep -q .; then
         die "port $p is in use: choose others with BENCH_PORT"
     fi
@@ -253,6 +256,8 @@ http {
         keepalive 64;
         keepalive_requests 10000000;
     }
+    # each in a server of its own, as in the throughput runs: the same
+    # request line, the same location lookup
     server {
         listen 127.0.0.1:$p_cg;
         turso_members_token_file $work/conf/token;
@@ -261,18 +266,21 @@ http {
             proxy_pass http://bench_up;
             $proxy_common
         }
-        location /plain/ {
-            proxy_pass http://bench_up/;
-            $proxy_common
-        }
-        # what a variable in proxy_pass costs by itself
-        location /plainvar/ {
-            proxy_pass http://bench_up\$plainvar_uri;
+    }
+    server {
+        listen 127.0.0.1:$p_cg_plain;
+        location / {
+            proxy_pass http://bench_up;
             $proxy_common
         }
     }
-    map \$uri \$plainvar_uri {
-        ~^/plainvar(?<rest>/.*) \$rest;
+    # what a variable in proxy_pass costs by itself
+    server {
+        listen 127.0.0.1:$p_cg_var;
+        location / {
+            proxy_pass http://bench_up\$uri;
+            $proxy_common
+        }
     }
 }
 CONF
@@ -500,24 +508,22 @@ if [ "$cg_requests" -gt 0 ]; then
     wait_port "$p_cg"
 
     # warm-up: keep-alive connections to the upstream, first allocations
-    for prefix in "" /plain /plainvar; do
+    for p in $p_cg $p_cg_plain $p_cg_var; do
         for path in "${paths[@]}"; do
-            [ "$prefix$path" = /plainvarreject ] && continue
             want=$path
-            [ -n "$prefix" ] && [ "$path" = reject ] && want=reject-proxied
-            BENCH_PREFIX=$prefix perl "$bench/drive.pl" "$p_cg" 20 "$want"
+            [ "$p" != "$p_cg" ] && [ "$path" = reject ] && want=reject-proxied
+            perl "$bench/drive.pl" "$p" 20 "$want"
         done
     done
     callgrind_control -z "$cg_pid" >/dev/null 2>&1
 
     n=0
-    for run in module:valid: module:reject: module:conflict: \
-               plain:valid:/plain plain:conflict:/plain \
-               plainvar:valid:/plainvar
+    for run in module:valid:$p_cg module:reject:$p_cg \
+               module:conflict:$p_cg plain:valid:$p_cg_plain \
+               plain:conflict:$p_cg_plain plainvar:valid:$p_cg_var
     do
-        IFS=: read -r g path prefix <<< "$run"
-        BENCH_PREFIX=$prefix perl "$bench/drive.pl" "$p_cg" "$cg_requests" \
-            "$path"
+        IFS=: read -r g path p <<< "$run"
+        perl "$bench/drive.pl" "$p" "$cg_requests" "$path"
         callgrind_control -d "$g-$path" "$cg_pid" >/dev/null 2>&1
         n=$((n + 1))
         {
