@@ -119,7 +119,7 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
         if (*t != '%' || t + 1 == tlast) {
             /* the words up to the next "%", in one copy */
 
-            q = ngx_strlchr(t + 1, tlast, '%');
+            q = memchr(t + 1, '%', tlast - t - 1);
             if (q == NULL) {
                 q = tlast;
             }

@@ -30,6 +30,11 @@ typedef struct {
 
 static u_char  ngx_turso_members_hex[512];
 
+/* the first half of the gateway's request ids: the time and the worker */
+static u_char      ngx_turso_members_id_prefix[16];
+static time_t      ngx_turso_members_id_time = -1;
+static ngx_pid_t   ngx_turso_members_id_pid;
+
 static ngx_turso_members_header_t  ngx_turso_members_headers[] = {
     { ngx_string("Content-Length"), (u_char *) "content-length", 0 },
     { ngx_string("Content-Type"), (u_char *) "content-type", 0 },
@@ -724,6 +729,7 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     u_char           *p, *last;
+    time_t            now;
     ngx_table_elt_t  *client;
 
     if (ctx->request_id.len) {
@@ -762,11 +768,22 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
      * request on it.
      */
 
-    p = ctx->id;
-    ctx->request_id.data = p;
+    now = ngx_time();
 
-    p = ngx_turso_members_hex32(p, (uint32_t) ngx_time());
-    p = ngx_turso_members_hex32(p, (uint32_t) ngx_pid);
+    if (now != ngx_turso_members_id_time || ngx_pid != ngx_turso_members_id_pid)
+    {
+        /* the digits of the time and the worker, for a second */
+        (void) ngx_turso_members_hex32(ngx_turso_members_id_prefix,
+                                       (uint32_t) now);
+        (void) ngx_turso_members_hex32(ngx_turso_members_id_prefix + 8,
+                                       (uint32_t) ngx_pid);
+        ngx_turso_members_id_time = now;
+        ngx_turso_members_id_pid = ngx_pid;
+    }
+
+    p = ngx_cpymem(ctx->id, ngx_turso_members_id_prefix, 16);
+    ctx->request_id.data = ctx->id;
+
     p = ngx_turso_members_hex32(p, (uint32_t) r->connection->number);
     p = ngx_turso_members_hex32(p, (uint32_t) r->connection->requests);
 

@@ -103,7 +103,7 @@ static int ngx_turso_members_json_eq_lower(const unsigned char *s,
     size_t len, const char *name);
 static char *ngx_turso_members_json_append_field(char *p, char *last,
     int first, const char *name, size_t name_len, const char *value,
-    size_t len);
+    size_t len, int plain);
 static const unsigned char *ngx_turso_members_json_plain_run(
     const unsigned char *p, const unsigned char *last);
 
@@ -354,6 +354,8 @@ ngx_turso_members_json_flat_string(const unsigned char *p,
 
     str->type = NGX_TURSO_MEMBERS_JSON_STRING;
     str->data = p;
+
+    /* short, mostly: one byte at a time */
 
     while (p < last && ngx_turso_members_json_plain[*p]) {
         p++;
@@ -1155,7 +1157,7 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
                                                 username,
                                                 sizeof(username) - 1,
                                                 body->username,
-                                                body->username_len);
+                                                body->username_len, 0);
         if (p == NULL) {
             return 0;
         }
@@ -1166,7 +1168,8 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     {
         p = ngx_turso_members_json_append_field(p, last, p - buf == 1,
                                                 email, sizeof(email) - 1,
-                                                body->email, body->email_len);
+                                                body->email, body->email_len,
+                                                0);
         if (p == NULL) {
             return 0;
         }
@@ -1176,7 +1179,7 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
         p = ngx_turso_members_json_append_field(p, last, p - buf == 1,
                                                 role_name,
                                                 sizeof(role_name) - 1,
-                                                role, strlen(role));
+                                                role, strlen(role), 1);
         if (p == NULL) {
             return 0;
         }
@@ -1194,12 +1197,14 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
 
 /*
  * ,"name":"value" (without the comma for the first member): name has
- * its comma, quotes and colon; NULL when it does not fit before last
+ * its comma, quotes and colon; NULL when it does not fit before last.
+ * "plain": the value is known to need no escaping (a role's name).
  */
 
 static char *
 ngx_turso_members_json_append_field(char *p, char *last, int first,
-    const char *name, size_t name_len, const char *value, size_t len)
+    const char *name, size_t name_len, const char *value, size_t len,
+    int plain)
 {
     size_t                n;
     const unsigned char  *v;
@@ -1219,7 +1224,7 @@ ngx_turso_members_json_append_field(char *p, char *last, int first,
 
     v = (const unsigned char *) value;
 
-    if (ngx_turso_members_json_plain_run(v, v + len) == v + len) {
+    if (plain || ngx_turso_members_json_plain_run(v, v + len) == v + len) {
         /* nothing to escape, as almost always */
 
         for (n = 0; n < len; n++) {

@@ -80,6 +80,7 @@ int ngx_turso_members_json_parse_flat(const unsigned char *data, size_t len,
 int ngx_turso_members_json_parse_jansson(const unsigned char *data,
     size_t len, const ngx_turso_members_body_spec_t *spec,
     ngx_turso_members_body_t *body);
+/* role: NULL or one of the names ngx_turso_members_role() returns */
 size_t ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     unsigned fields, const char *role, char *buf, size_t size);
 size_t ngx_turso_members_json_escape(char *dst, size_t size, const char *src,

@@ -231,14 +231,15 @@ async function handle(r) {
 
         if (fields[f] === true) {
             if (/^[ -!#-\[\]-~]*$/.test(k)) {
+                /* named: a good username before it, as the module does */
                 return sendError(r, 400, 'invalid_body', 'unexpected key "'
                                  + k + '": keys are case-sensitive, '
-                                 + 'expected "' + f + '"', org);
+                                 + 'expected "' + f + '"', org, username);
             }
 
             return sendError(r, 400, 'invalid_body', 'unexpected key '
                              + 'resembling "' + f + '": keys are '
-                             + 'case-sensitive', org);
+                             + 'case-sensitive', org, username);
         }
     }
 

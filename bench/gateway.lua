@@ -268,14 +268,20 @@ function _M.access()
 
         elseif fields[folded(k)] then
             local f = folded(k)
+            -- the module names a good username that came before the key;
+            -- pairs() has no order, so any good username is named here
+            local u = obj.username
+            if not (type(u) == "string" and valid_username(u)) then
+                u = nil
+            end
             if printable(k) then
                 return send_error(400, "invalid_body", 'unexpected key "'
                                   .. k .. '": keys are case-sensitive, '
-                                  .. 'expected "' .. f .. '"', org, nil, rid)
+                                  .. 'expected "' .. f .. '"', org, u, rid)
             end
             return send_error(400, "invalid_body", 'unexpected key '
                               .. 'resembling "' .. f .. '": keys are '
-                              .. 'case-sensitive', org, nil, rid)
+                              .. 'case-sensitive', org, u, rid)
         end
     end
 
