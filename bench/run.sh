@@ -5,7 +5,7 @@
 #   ./build.sh bench [options]      (builds the module, then runs this)
 #   bench/run.sh [options]          (with build/ngx_turso_members_module.so)
 #
-#   --rounds N        wrk rounds per gateway and path (default 5)
+#   --rounds N        wrk rounds per gateway and path (default 7)
 #   --duration S      whole seconds per wrk run (default 1)
 #   --connections C   wrk connections, one thread (default 32)
 #   --mem-requests N  requests of the memory check (default 500000, 0: skip)
@@ -31,6 +31,7 @@
 # hits all alike, and the medians are compared.
 set -euo pipefail
 
+started=$SECONDS
 bench=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$bench")
 work="$top/build/bench"
@@ -38,7 +39,7 @@ module="$top/build/ngx_turso_members_module.so"
 nginx=/usr/sbin/nginx
 mods=/usr/lib/nginx/modules
 
-rounds=5
+rounds=7
 duration=1
 connections=32
 mem_requests=500000
@@ -473,7 +474,7 @@ if [ "$mem_requests" -gt 0 ]; then
     rss_before=$(rss)
     done_requests=0
     while [ "$done_requests" -lt "$mem_requests" ]; do
-        res=$(run_wrk "$p_module" mix 3)
+        res=$(run_wrk "$p_module" mix 2)
         done_requests=$((done_requests + $(awk '{ print $1 }' <<< "$res")))
     done
     rss_after=$(rss)
@@ -545,6 +546,7 @@ perl "$bench/report.pl" "$raw" "$cg_out" "$work" "$mem_line" \
 
 gnuplot -e "dir='$work'" "$bench/chart.gp"
 say "chart: $work/performance.png"
+say "took $((SECONDS - started)) s"
 
 if [ "$docs" = 1 ]; then
     cp "$work/performance.png" "$top/docs/performance.png"
