@@ -35,6 +35,9 @@
 /* the members the flat scan takes at most; more go to jansson */
 #define NGX_TURSO_MEMBERS_JSON_FLAT_MAX    8
 
+/* a byte class of ngx_turso_members_json_plain[] */
+#define NGX_TURSO_MEMBERS_JSON_TEXT        2
+
 #define NGX_TURSO_MEMBERS_JSON_NULL        0
 #define NGX_TURSO_MEMBERS_JSON_STRING      1
 #define NGX_TURSO_MEMBERS_JSON_OTHER       2
@@ -50,6 +53,7 @@ typedef struct {
 /* a member's value, as jansson or the flat scan found it */
 typedef struct {
     int                   type;     /* NGX_TURSO_MEMBERS_JSON_NULL, ... */
+    int                   text;     /* a flat string: every byte TEXT */
     const unsigned char  *data;     /* a string's bytes, not terminated */
     size_t                len;
 } ngx_turso_members_json_val_t;
@@ -64,7 +68,7 @@ static int ngx_turso_members_json_take(
 static int ngx_turso_members_json_done(
     const ngx_turso_members_body_spec_t *spec,
     ngx_turso_members_body_t *body, int rc, int role_rc);
-static const unsigned char *ngx_turso_members_json_flat_string(
+static inline const unsigned char *ngx_turso_members_json_flat_string(
     const unsigned char *p, const unsigned char *last,
     ngx_turso_members_json_val_t *str);
 static int ngx_turso_members_json_member(
@@ -95,6 +99,10 @@ static int ngx_turso_members_json_printable(const unsigned char *s,
     size_t len);
 static int ngx_turso_members_json_valid_text(const unsigned char *s,
     size_t len);
+static int ngx_turso_members_json_valid_username(const unsigned char *s,
+    size_t len, int text);
+static int ngx_turso_members_json_valid_email(const unsigned char *s,
+    size_t len, int text);
 static size_t ngx_turso_members_json_utf8(const unsigned char *p,
     const unsigned char *last, unsigned *cp);
 static void ngx_turso_members_json_trim(const unsigned char **s,
@@ -121,16 +129,20 @@ static const ngx_turso_members_json_field_t
 
 static const char  ngx_turso_members_json_hex[] = "0123456789abcdef";
 
-/* the bytes a JSON string holds as they are: printable ASCII but " and \ */
+/*
+ * The bytes a JSON string holds as they are: printable ASCII but " and \
+ * (non-zero).  3: also allowed in a username or an email as it is, not
+ * a space or "/" (NGX_TURSO_MEMBERS_JSON_TEXT).
+ */
 static const unsigned char  ngx_turso_members_json_plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    1, 3, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -342,22 +354,47 @@ end:
 }
 
 
-/* a string of the flat subset at p: its bytes, and where it ends */
+/*
+ * A string of the flat subset at p: its bytes, whether they are all TEXT,
+ * and where it ends
+ */
 
-static const unsigned char *
+static inline const unsigned char *
 ngx_turso_members_json_flat_string(const unsigned char *p,
     const unsigned char *last, ngx_turso_members_json_val_t *str)
 {
+    unsigned              cls, v;
+    const unsigned char  *start;
+
     if (p == last || *p++ != '"') {
         return NULL;
     }
 
-    str->type = NGX_TURSO_MEMBERS_JSON_STRING;
-    str->data = p;
+    start = p;
+    cls = 0xff;
 
-    /* short, mostly: one byte at a time */
+    /*
+     * Four bytes at a time while they are plain, then one: every plain
+     * class has bit 0 set, so the classes AND to 0 only for a byte that
+     * is not plain
+     */
 
-    while (p < last && ngx_turso_members_json_plain[*p]) {
+    while (last - p >= 4) {
+        v = ngx_turso_members_json_plain[p[0]]
+            & ngx_turso_members_json_plain[p[1]]
+            & ngx_turso_members_json_plain[p[2]]
+            & ngx_turso_members_json_plain[p[3]];
+
+        if (v == 0) {
+            break;
+        }
+
+        cls &= v;
+        p += 4;
+    }
+
+    while (p < last && (v = ngx_turso_members_json_plain[*p])) {
+        cls &= v;
         p++;
     }
 
@@ -367,7 +404,10 @@ ngx_turso_members_json_flat_string(const unsigned char *p,
         return NULL;
     }
 
-    str->len = p - str->data;
+    str->type = NGX_TURSO_MEMBERS_JSON_STRING;
+    str->text = (cls & NGX_TURSO_MEMBERS_JSON_TEXT) ? 1 : 0;
+    str->data = start;
+    str->len = p - start;
 
     return p + 1;
 }
@@ -433,6 +473,7 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
 
         } else if (json_is_string(value)) {
             val.type = NGX_TURSO_MEMBERS_JSON_STRING;
+            val.text = -1;
             val.data = (const unsigned char *) json_string_value(value);
             val.len = json_string_length(value);
 
@@ -601,7 +642,7 @@ ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
     switch (field->bit) {
 
     case NGX_TURSO_MEMBERS_FIELD_EMAIL:
-        if (!ngx_turso_members_valid_email(s, len)) {
+        if (!ngx_turso_members_json_valid_email(s, len, value->text)) {
             goto invalid;
         }
 
@@ -610,7 +651,7 @@ ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
         break;
 
     case NGX_TURSO_MEMBERS_FIELD_MEMBER:
-        if (!ngx_turso_members_valid_username(s, len)) {
+        if (!ngx_turso_members_json_valid_username(s, len, value->text)) {
             goto invalid;
         }
 
@@ -619,7 +660,7 @@ ngx_turso_members_json_value(const ngx_turso_members_json_field_t *field,
         break;
 
     default: /* NGX_TURSO_MEMBERS_FIELD_USERNAME */
-        if (!ngx_turso_members_valid_username(s, len)) {
+        if (!ngx_turso_members_json_valid_username(s, len, value->text)) {
             goto invalid;
         }
 
@@ -877,6 +918,27 @@ ngx_turso_members_json_printable(const unsigned char *s, size_t len)
 int
 ngx_turso_members_valid_username(const unsigned char *s, size_t len)
 {
+    return ngx_turso_members_json_valid_username(s, len, -1);
+}
+
+
+int
+ngx_turso_members_valid_email(const unsigned char *s, size_t len)
+{
+    return ngx_turso_members_json_valid_email(s, len, -1);
+}
+
+
+/*
+ * "text": what the flat scan found of the bytes (1: all TEXT, which is
+ * what ngx_turso_members_json_valid_text() checks of printable ASCII;
+ * 0: not all), or -1 (unknown: they are checked)
+ */
+
+static int
+ngx_turso_members_json_valid_username(const unsigned char *s, size_t len,
+    int text)
+{
     if (len == 0 || len > NGX_TURSO_MEMBERS_USERNAME_MAX) {
         return 0;
     }
@@ -887,12 +949,13 @@ ngx_turso_members_valid_username(const unsigned char *s, size_t len)
         return 0;
     }
 
-    return ngx_turso_members_json_valid_text(s, len);
+    return (text >= 0) ? text : ngx_turso_members_json_valid_text(s, len);
 }
 
 
-int
-ngx_turso_members_valid_email(const unsigned char *s, size_t len)
+static int
+ngx_turso_members_json_valid_email(const unsigned char *s, size_t len,
+    int text)
 {
     size_t  i, at, n;
 
@@ -914,7 +977,7 @@ ngx_turso_members_valid_email(const unsigned char *s, size_t len)
         return 0;
     }
 
-    return ngx_turso_members_json_valid_text(s, len);
+    return (text >= 0) ? text : ngx_turso_members_json_valid_text(s, len);
 }
 
 
@@ -1104,23 +1167,20 @@ ngx_turso_members_json_trim(const unsigned char **s, size_t *len)
 }
 
 
-/* s, of len bytes, is name with ASCII upper case; name has len bytes */
+/*
+ * s, of len bytes, is name but for ASCII case; name has len bytes, all
+ * lower-case letters, so that only the letters of s can match them with
+ * the 0x20 bit set
+ */
 
 static int
 ngx_turso_members_json_eq_lower(const unsigned char *s, size_t len,
     const char *name)
 {
-    size_t         i;
-    unsigned char  c;
+    size_t  i;
 
     for (i = 0; i < len; i++) {
-        c = s[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c |= 0x20;
-        }
-
-        if (c != (unsigned char) name[i]) {
+        if ((s[i] | 0x20) != (unsigned char) name[i]) {
             return 0;
         }
     }
