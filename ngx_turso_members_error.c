@@ -16,11 +16,14 @@
 
 static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
     ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
-static size_t ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
-    ngx_uint_t code, u_char *buf, size_t size);
+static u_char *ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, u_char *p, u_char *last);
+static u_char *ngx_turso_members_error_escape(u_char *p, u_char *last,
+    u_char *s, size_t len);
 
 
-#define ngx_turso_members_code(c, s, m)  { ngx_string(c), s, ngx_string(m) }
+#define ngx_turso_members_code(c, s, m)                                       \
+    { ngx_string(c), s, ngx_string(m), 0 }
 
 
 ngx_turso_members_code_t  ngx_turso_members_codes[] = {
@@ -90,31 +93,50 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
 };
 
 
+/* at configuration time: which messages can be copied as they are */
+
+void
+ngx_turso_members_error_init(void)
+{
+    ngx_uint_t                 i;
+    ngx_turso_members_code_t  *c;
+
+    for (i = 0; i < NGX_TURSO_MEMBERS_CODE_LAST; i++) {
+        c = &ngx_turso_members_codes[i];
+
+        /* escaping changes the length of whatever it changes */
+        c->plain = (ngx_turso_members_json_escape(NULL, 0,
+                                                  (char *) c->message.data,
+                                                  c->message.len)
+                    == c->message.len);
+    }
+}
+
+
 /*
- * Writes the message of a code: the validator's own message when there is
- * one, else the code's template with %o (organization), %u (username),
- * %e (email) and %s (role) replaced by the validated values.
+ * Writes the message of a code, escaped for a JSON string: the
+ * validator's own message when there is one, else the code's template
+ * with %o (organization), %u (username), %e (email) and %s (role)
+ * replaced by the validated values.  The caller gave room for the
+ * escaped template and values.
  */
 
-static size_t
-ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
-    u_char *buf, size_t size)
+static u_char *
+ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, u_char *p, u_char *last)
 {
-    u_char     *p, *last, *t, *tlast, *q;
+    u_char     *t, *tlast, *q;
     ngx_str_t   v;
 
     if (ctx->message.len) {
-        size = ngx_min(ctx->message.len, size);
-        ngx_memcpy(buf, ctx->message.data, size);
-        return size;
+        return ngx_turso_members_error_escape(p, last, ctx->message.data,
+                                              ctx->message.len);
     }
 
-    p = buf;
-    last = buf + size;
-    t = ngx_turso_members_codes[code].message.data;
-    tlast = t + ngx_turso_members_codes[code].message.len;
+    t = c->message.data;
+    tlast = t + c->message.len;
 
-    while (t < tlast && p < last) {
+    while (t < tlast) {
 
         if (*t != '%' || t + 1 == tlast) {
             /* the words up to the next "%", in one copy */
@@ -124,36 +146,57 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx, ngx_uint_t code,
                 q = tlast;
             }
 
-            p = ngx_cpymem(p, t, ngx_min((size_t) (q - t),
-                                         (size_t) (last - p)));
+            if (c->plain) {
+                p = ngx_cpymem(p, t, q - t);
+
+            } else {
+                p = ngx_turso_members_error_escape(p, last, t, q - t);
+            }
+
             t = q;
             continue;
         }
 
         switch (t[1]) {
+
         case 'o':
+            /* 1-64 of [A-Za-z0-9_-]: nothing to escape */
             v = ctx->org;
             break;
+
         case 'u':
             v = ctx->username;
             break;
+
         case 'e':
             v = ctx->email;
             break;
+
         default:
             v.data = (u_char *) ctx->role;
             v.len = ctx->role ? ngx_strlen(ctx->role) : 0;
         }
 
+        t += 2;
+
         if (v.len == 0) {
-            ngx_str_set(&v, "(unknown)");
+            p = ngx_cpymem(p, "(unknown)", sizeof("(unknown)") - 1);
+            continue;
         }
 
-        p = ngx_cpymem(p, v.data, ngx_min(v.len, (size_t) (last - p)));
-        t += 2;
+        p = ngx_turso_members_error_escape(p, last, v.data, v.len);
     }
 
-    return p - buf;
+    return p;
+}
+
+
+static u_char *
+ngx_turso_members_error_escape(u_char *p, u_char *last, u_char *s,
+    size_t len)
+{
+    return p + ngx_turso_members_json_escape((char *) p, last - p,
+                                             (char *) s, len);
 }
 
 
@@ -200,7 +243,6 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_uint_t                     i, status;
     ngx_turso_members_code_t      *c;
     ngx_turso_members_loc_conf_t  *tlcf;
-    u_char                         msg[NGX_TURSO_MEMBERS_ERROR_MAX + 512];
 
     static ngx_str_t  fields[] = {
         ngx_string(",\"organization\":\""),
@@ -214,11 +256,16 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
     c = &ngx_turso_members_codes[ctx->code];
     status = ctx->http_status ? ctx->http_status : c->status;
 
-    n = ngx_turso_members_error_message(ctx, ctx->code, msg, sizeof(msg));
-
     if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
         ngx_str_null(&ctx->request_id);
     }
+
+    /* the message: its own, or the template and every value it may hold */
+
+    n = ctx->message.len ? ctx->message.len
+                         : c->message.len + ctx->org.len + ctx->username.len
+                           + ctx->email.len
+                           + sizeof("(unknown)viewer(unknown)");
 
     /* every string escaped may grow six-fold ("\u00XX") */
 
@@ -255,16 +302,14 @@ ngx_turso_members_error_body(ngx_http_request_t *r,
 
         p = ngx_slprintf(p, last, "\",\"status\":%ui,\"detail\":\"",
                          status);
-        p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg,
-                                           n);
+        p = ngx_turso_members_error_message(ctx, c, p, last);
         p = ngx_slprintf(p, last, "\",\"code\":\"%V\"", &c->code);
 
     } else {
         /* len has room for all of it */
 
         p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-        p += ngx_turso_members_json_escape((char *) p, last - p, (char *) msg,
-                                           n);
+        p = ngx_turso_members_error_message(ctx, c, p, last);
         p = ngx_cpymem(p, "\",\"code\":\"", sizeof("\",\"code\":\"") - 1);
         p = ngx_cpymem(p, c->code.data, c->code.len);
         p = ngx_cpymem(p, "\",\"status\":", sizeof("\",\"status\":") - 1);

@@ -185,6 +185,7 @@ typedef struct {
     ngx_str_t                       code;
     ngx_uint_t                      status;
     ngx_str_t                       message;
+    ngx_uint_t                      plain;  /* the message needs no escape */
 } ngx_turso_members_code_t;
 
 
@@ -229,6 +230,7 @@ ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);
 
 /* ngx_turso_members_error.c */
 extern ngx_turso_members_code_t  ngx_turso_members_codes[];
+void ngx_turso_members_error_init(void);
 ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t **out);
 ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,

@@ -196,8 +196,11 @@ for my $case (['ac.me', 'a dot'], ['ac%20me', 'an encoded space'],
     my ($org, $what) = @$case;
     subtest "organization with $what is invalid" => sub {
         my $r = add('{"username":"bob"}', "/v1/organizations/$org/members");
-        error_is $r, 400, 'invalid_organization', undef,
-                 organization => undef;
+        my $j = error_is $r, 400, 'invalid_organization', undef,
+                         organization => undef;
+        # a message with quotes in it, escaped
+        is $j->{error},
+           'invalid organization: 1 to 64 letters, digits, "-" or "_"';
         $t->nothing_upstream;
     };
 }

@@ -80,6 +80,26 @@ subtest '409 twice for bob: the message names bob' => sub {
     is $j->{error}, 'user bob is already a member of organization acme';
 };
 
+subtest '409 for a name to escape: the message is JSON, the name intact' => sub {
+    # quote, backslash and non-ASCII are allowed in a username
+    $t->mock_reset;
+    $t->mock_script([{ status => 409,
+        body => '{"error":"user [username] is already a member"}' }]);
+    my $r = $t->request(method => 'POST', path => ADD_MEMBER,
+                        body => '{"username":"o\\"b\\\\\\u00e9"}');
+    # the harness decodes JSON text, not UTF-8: é is its two bytes here
+    my $name = "o\"b\\\xc3\xa9";
+    my $j = error_is $r, 409, 'member_exists', undef,
+                     organization => 'acme', username => $name;
+    is $j->{error}, "user $name is already a member of organization acme",
+       'the message names the user as sent';
+    like $r->{body}, qr/"user o\\"b\\\\\x{c3}\x{a9} is already/,
+         'the quote and the backslash escaped, UTF-8 as it is';
+    my $u = $t->upstream_requests;
+    is $u->[0]{body}, qq({"username":"o\\"b\\\\\xc3\xa9","role":"member"}),
+       'the upstream got the canonical body, escaped alike';
+};
+
 subtest '409 with an HTML body, chunked' => sub {
     my $r = add_scripted('bob', { status => 409, fault => 'chunked',
         headers => { 'Content-Type' => 'text/html' },
