@@ -114,6 +114,12 @@ static char *ngx_turso_members_json_append_field(char *p, char *last,
     size_t len, int plain);
 static const unsigned char *ngx_turso_members_json_plain_run(
     const unsigned char *p, const unsigned char *last);
+static size_t ngx_turso_members_json_escape_slow(char *dst, size_t size,
+    const char *src, size_t len)
+#if defined(__GNUC__)
+    __attribute__ ((noinline))
+#endif
+    ;
 
 
 /* in alphabetical order: the order of checks and of names in messages */
@@ -1356,6 +1362,33 @@ ngx_turso_members_json_plain_run(const unsigned char *p,
 
 size_t
 ngx_turso_members_json_escape(char *dst, size_t size, const char *src,
+    size_t len)
+{
+    const unsigned char  *p, *last;
+
+    p = (const unsigned char *) src;
+    last = p + len;
+
+    if (ngx_turso_members_json_plain_run(p, last) != last) {
+        return ngx_turso_members_json_escape_slow(dst, size, src, len);
+    }
+
+    /* nothing to escape, as almost always */
+
+    if (dst != NULL) {
+        if (size < len) {
+            return 0;
+        }
+
+        memcpy(dst, src, len);
+    }
+
+    return len;
+}
+
+
+static size_t
+ngx_turso_members_json_escape_slow(char *dst, size_t size, const char *src,
     size_t len)
 {
     size_t                n, adv, total;
