@@ -53,7 +53,8 @@ typedef struct {
 /* a member's value, as jansson or the flat scan found it */
 typedef struct {
     int                   type;     /* NGX_TURSO_MEMBERS_JSON_NULL, ... */
-    int                   text;     /* a flat string: every byte TEXT */
+    int                   text;     /* 1: all bytes TEXT, 0: not, -1:
+                                       unknown (jansson's string) */
     const unsigned char  *data;     /* a string's bytes, not terminated */
     size_t                len;
 } ngx_turso_members_json_val_t;
