@@ -160,7 +160,6 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
         switch (t[1]) {
 
         case 'o':
-            /* 1-64 of [A-Za-z0-9_-]: nothing to escape */
             v = ctx->org;
             break;
 

@@ -557,36 +557,12 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
 {
     const ngx_turso_members_json_field_t  *f;
 
-    /* the names differ in length: one comparison of known size */
+    /* the names differ in length: one memcmp() at most */
 
-    switch (key_len) {
-
-    case sizeof("role") - 1:
-        f = &ngx_turso_members_json_fields[2];
-        f = (memcmp(key, "role", sizeof("role") - 1) == 0) ? f : NULL;
-        break;
-
-    case sizeof("email") - 1:
-        f = &ngx_turso_members_json_fields[0];
-        f = (memcmp(key, "email", sizeof("email") - 1) == 0) ? f : NULL;
-        break;
-
-    case sizeof("member") - 1:
-        f = &ngx_turso_members_json_fields[1];
-        f = (memcmp(key, "member", sizeof("member") - 1) == 0) ? f : NULL;
-        break;
-
-    case sizeof("username") - 1:
-        f = &ngx_turso_members_json_fields[3];
-        f = (memcmp(key, "username", sizeof("username") - 1) == 0) ? f
-                                                                   : NULL;
-        break;
-
-    default:
-        f = NULL;
-    }
-
-    if (f != NULL) {
+    for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
+        if (key_len != f->len || memcmp(key, f->name, key_len) != 0) {
+            continue;
+        }
 
         if ((spec->fields & f->bit) == 0) {
             /* another route's field: dropped like any unknown key */
