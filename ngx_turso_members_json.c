@@ -427,6 +427,7 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
     int                            rc, role_rc;
     void                          *iter;
     json_t                        *root, *value;
+    const unsigned char           *nul;
     const char                    *key;
     json_error_t                   err;
     ngx_turso_members_json_val_t   val;
@@ -445,6 +446,21 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
         ngx_turso_members_json_error(body,
                                      "request body is not valid JSON: "
                                      "byte order mark");
+        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
+    }
+
+    /*
+     * A raw NUL byte is never JSON (in a string it must be escaped), but
+     * jansson 2.14 lets one pass after a literal or a number: {"a":null\0}
+     */
+
+    nul = memchr(data, '\0', len);
+
+    if (nul != NULL) {
+        ngx_turso_members_json_error(body,
+                                     "request body is not valid JSON: "
+                                     "NUL byte at byte %d",
+                                     (int) (nul - data));
         return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
     }
 

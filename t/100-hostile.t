@@ -168,6 +168,12 @@ my @cases = (
       body => '{"username":"bob","role":' . ('[' x 5000) . (']' x 5000) . '}',
       want => [400, 'invalid_json'] },
 
+    # a raw NUL between tokens: jansson 2.14 alone lets it pass
+    { name => 'NUL after null', body => qq({"username":"bob","x":null\0}),
+      want => [400, 'invalid_json'] },
+    { name => 'NUL after a number', body => qq({"username":"bob","x":7\0}),
+      want => [400, 'invalid_json'] },
+
     # numbers
     { name => 'huge exponent in an unknown key',
       body => '{"username":"bob","x":1e999999}', want => [400, 'invalid_json'] },

@@ -647,6 +647,24 @@ ngx_turso_members_test_parse_generated(void)
     memcpy(buf, "{\"username\":\"b\0b\"}", 18);
     ngx_turso_members_test_parse(&t, buf, 18);
 
+    /* jansson 2.14 alone accepts these (found by the fuzzer) */
+
+    t.error = NOT_JSON "NUL byte at byte 27";
+
+    t.name = "NUL after null";
+    memcpy(buf, "{\"username\":\"ob\",\"ole\":null\0}", 29);
+    ngx_turso_members_test_parse(&t, buf, 29);
+
+    t.name = "NUL after a number";
+    memcpy(buf, "{\"username\":\"ob\",\"ole\":1234\0}", 29);
+    ngx_turso_members_test_parse(&t, buf, 29);
+
+    t.name = "NUL after true";
+    memcpy(buf, "{\"username\":\"ob\",\"ole\":true\0}", 29);
+    ngx_turso_members_test_parse(&t, buf, 29);
+
+    t.error = NOT_JSON;
+
     t.name = "100000 nested arrays";
     memset(buf, '[', 100000);
     ngx_turso_members_test_parse(&t, buf, 100000);
