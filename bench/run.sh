@@ -5,20 +5,22 @@
 #   ./build.sh bench [options]      (builds the module, then runs this)
 #   bench/run.sh [options]          (with build/ngx_turso_members_module.so)
 #
-#   --rounds N        wrk rounds per gateway and path (default 7)
+#   --rounds N        wrk rounds per gateway and path (default 3)
 #   --duration S      whole seconds per wrk run (default 1)
 #   --connections C   wrk connections, one thread (default 32)
 #   --mem-requests N  requests of the memory check (default 500000, 0: skip)
 #   --cg-requests N   requests per path under callgrind (default 2000,
 #                     0: skip)
+#   --interleave N    interleaved runs of each set (default 10, 0: skip)
 #   --pairs N         then N more pairs of 1-second runs, plain proxy_pass
 #                     and the module back to back, on the valid and the 409
 #                     paths: the median of the pairs' ratios (default 0)
 #   --docs            copy the chart to docs/performance.png
 #
 # BENCH_PORT (default 28080) chooses the ports: BENCH_PORT+1..+4 for the
-# gateways, +5..+7 for callgrind, +10 for the upstream.  Everything is written
-# to build/bench/; the table is also left in build/bench/results.md.
+# gateways, +5..+7 for callgrind, +8 for the interleaved runs, +10 for the
+# upstream.  Everything is written to build/bench/; the table is also left
+# in build/bench/results.md.
 #
 # One nginx, one worker, serves the four side by side:
 #   A plain    proxy_pass with no checks: the limit
@@ -28,7 +30,13 @@
 # in front of one upstream: another nginx, one worker, answering fixed
 # bodies with "return" (200 for organization acme, 409 for taken), over
 # keep-alive connections.  wrk runs A B C D, A B C D, ... so that drift
-# hits all alike, and the medians are compared.
+# hits all alike, and the medians are compared.  Then the interleaved runs:
+# plain proxy_pass, the module and plain proxy_pass again (the control)
+# share one port and take turns in 10 ms slices within each 2-second wrk
+# run (bench/interleave.lua), on the valid path (with the module's
+# rejections) and the 409 path: the machine's swings, 10% between
+# 1-second runs, hit them alike there, and the targets against plain
+# proxy_pass and the rejection target are judged on those runs.
 set -euo pipefail
 
 started=$SECONDS
@@ -39,7 +47,8 @@ module="$top/build/ngx_turso_members_module.so"
 nginx=/usr/sbin/nginx
 mods=/usr/lib/nginx/modules
 
-rounds=7
+rounds=3
+interleave=10
 duration=1
 connections=32
 mem_requests=500000
@@ -54,6 +63,7 @@ while [ $# -gt 0 ]; do
         --connections) connections=$2; shift 2 ;;
         --mem-requests) mem_requests=$2; shift 2 ;;
         --cg-requests) cg_requests=$2; shift 2 ;;
+        --interleave) interleave=$2; shift 2 ;;
         --pairs) pairs=$2; shift 2 ;;
         --docs) docs=1; shift ;;
         *) sed -n '2,20p' "$0" >&2; exit 2 ;;
@@ -71,6 +81,7 @@ p_njs=$((port + 4))
 p_cg=$((port + 5))
 p_cg_plain=$((port + 6))
 p_cg_var=$((port + 7))
+p_mix=$((port + 8))
 p_up=$((port + 10))
 
 gateways=(plain module lua njs)
@@ -101,7 +112,8 @@ deps
 
 [ -f "$module" ] || die "$module is missing: run ./build.sh bench"
 
-for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_cg_var $p_up
+for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_cg_var $p_mix \
+         $p_up
 do
     if ss -Hltn "sport = :$p" | grep -q .; then
         die "port $p is in use: choose others with BENCH_PORT"
@@ -158,6 +170,18 @@ CONF
 
 proxy_common='proxy_http_version 1.1; proxy_set_header Connection "";'
 
+# the servers of A and B, also in the interleaved runs' port
+plain_server="location / {
+            proxy_pass http://bench_up;
+            $proxy_common
+        }"
+module_server="turso_members_token_file $work/conf/token;
+        location / {
+            turso_members on;
+            proxy_pass http://bench_up;
+            $proxy_common
+        }"
+
 cat > "$work/conf/gateways.conf" <<CONF
 load_module $mods/ndk_http_module.so;
 load_module $mods/ngx_http_lua_module.so;
@@ -188,21 +212,13 @@ http {
     # A: plain proxy_pass, no checks
     server {
         listen 127.0.0.1:$p_plain backlog=4096;
-        location / {
-            proxy_pass http://bench_up;
-            $proxy_common
-        }
+        $plain_server
     }
 
     # B: this module, in its variable-free form (docs/directives.md)
     server {
         listen 127.0.0.1:$p_module backlog=4096;
-        turso_members_token_file $work/conf/token;
-        location / {
-            turso_members on;
-            proxy_pass http://bench_up;
-            $proxy_common
-        }
+        $module_server
     }
 
     # C: lua-nginx-module + lua-cjson
@@ -236,6 +252,24 @@ http {
             proxy_set_header X-Request-Id \$njs_request_id;
             include njs-token.conf;
         }
+    }
+
+    # the interleaved runs: A, B and A again (the control) on one port,
+    # told apart by the Host header
+    server {
+        listen 127.0.0.1:$p_mix backlog=4096;
+        server_name plain;
+        $plain_server
+    }
+    server {
+        listen 127.0.0.1:$p_mix;
+        server_name module;
+        $module_server
+    }
+    server {
+        listen 127.0.0.1:$p_mix;
+        server_name control;
+        $plain_server
     }
 }
 CONF
@@ -318,7 +352,7 @@ pids+=($!)
 gw_master=$!
 pids+=($gw_master)
 
-for p in $p_up $p_plain $p_module $p_lua $p_njs; do
+for p in $p_up $p_plain $p_module $p_lua $p_njs $p_mix; do
     wait_port "$p"
 done
 
@@ -401,6 +435,17 @@ then
 fi
 [ "$differ" = 0 ] || say "WARNING: the gateways do not behave alike (above)"
 
+# the interleaved runs' port: each Host reaches its own gateway
+for h in plain:200 module:400 control:200; do
+    IFS=: read -r name want <<< "$h"
+    got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+          -H "Host: $name" -H 'Content-Type: application/json' \
+          --data-binary '{"username":"bob","role":"superuser"}' \
+          "http://127.0.0.1:$p_mix$acme" || true)
+    [ "$got" = "$want" ] \
+        || die "port $p_mix, Host $name: answered $got, not $want"
+done
+
 
 # --- throughput and latency: alternating rounds -----------------------------
 
@@ -436,6 +481,51 @@ for r in $(seq 1 "$rounds"); do
         say "round $r $path:$line req/s"
     done
 done
+
+
+# --- interleaved: gateways in turns of 10 ms on one port -------------------
+
+mix="$work/interleave.tsv"
+printf '%s\t' run set slot requests seconds rps run_requests run_non2xx \
+    > "$mix"
+printf 'run_errors\n' >> "$mix"
+
+# the valid path's set also holds the module's rejections (that target
+# compares the two); each slot is a host of port $p_mix and a path
+declare -A mix_slots=(
+    [valid]="plain/valid module/valid control/valid module/reject"
+    [conflict]="plain/conflict module/conflict control/conflict"
+)
+
+if [ "$interleave" -gt 0 ]; then
+    say "interleaved: $interleave runs of 2s for each set, slots in turns of" \
+        "${BENCH_SLICE_MS:-10} ms"
+    for set in valid conflict; do
+        for i in $(seq 1 "$interleave"); do
+            # shellcheck disable=SC2086
+            res=$(wrk -t1 -c"$connections" -d2s --timeout 5s \
+                      -s "$bench/interleave.lua" "http://127.0.0.1:$p_mix" \
+                      -- ${mix_slots[$set]} | grep '^SLOTS' || true)
+            [ -n "$res" ] || die "wrk gave no interleaved result ($set)"
+            # SLOTS seconds requests non2xx errors SLOT COUNT ...: each
+            # slot has its share of the time; the whole run's answers
+            awk -v run="$i" -v set="$set" '{
+                    n = (NF - 5) / 2
+                    for (k = 6; k < NF; k += 2) {
+                        printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\t%d\t%d\n",
+                            run, set, $k, $(k + 1), $2 / n,
+                            $(k + 1) / ($2 / n), $3, $4, $5
+                    }
+                }' <<< "$res" >> "$mix"
+            say "interleaved $i $set: $(awk '{
+                    n = (NF - 5) / 2
+                    for (k = 6; k < NF; k += 2) {
+                        printf "%s %.0f ", $k, $(k + 1) / ($2 / n)
+                    }
+                }' <<< "$res")req/s"
+        done
+    done
+fi
 
 
 # --- memory: the worker's RSS over mixed requests ---------------------------
@@ -542,7 +632,7 @@ fi
 
 perl "$bench/report.pl" "$raw" "$cg_out" "$work" "$mem_line" \
     "rounds=$rounds duration=${duration}s connections=$connections" \
-    "$pairs_line" | tee "$work/results.md"
+    "$mix" "$connections" "$pairs_line" | tee "$work/results.md"
 
 gnuplot -e "dir='$work'" "$bench/chart.gp"
 say "chart: $work/performance.png"
