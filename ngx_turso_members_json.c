@@ -62,6 +62,7 @@ typedef struct {
 
 static void *ngx_turso_members_json_malloc(size_t size);
 static void ngx_turso_members_json_free(void *p);
+static void ngx_turso_members_json_body_init(ngx_turso_members_body_t *body);
 static int ngx_turso_members_json_take(
     const ngx_turso_members_body_spec_t *spec, const unsigned char *key,
     size_t key_len, const ngx_turso_members_json_val_t *value,
@@ -344,7 +345,7 @@ end:
         }
     }
 
-    memset(body, 0, sizeof(ngx_turso_members_body_t));
+    ngx_turso_members_json_body_init(body);
 
     rc = NGX_TURSO_MEMBERS_JSON_OK;
     role_rc = NGX_TURSO_MEMBERS_JSON_OK;
@@ -432,7 +433,7 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
     json_error_t                   err;
     ngx_turso_members_json_val_t   val;
 
-    memset(body, 0, sizeof(ngx_turso_members_body_t));
+    ngx_turso_members_json_body_init(body);
 
     if (len == 0) {
         ngx_turso_members_json_error(body,
@@ -518,6 +519,42 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
 
 
 /*
+ * An empty body: the strings need no zeroing past their first byte (a
+ * field's value is terminated where it is copied)
+ */
+
+static void
+ngx_turso_members_json_body_init(ngx_turso_members_body_t *body)
+{
+    body->present = 0;
+    body->role = NULL;
+    body->username_len = 0;
+    body->email_len = 0;
+    body->member_len = 0;
+    body->username[0] = '\0';
+    body->email[0] = '\0';
+    body->member[0] = '\0';
+    body->error[0] = '\0';
+}
+
+
+int
+ngx_turso_members_json_body_eq(const ngx_turso_members_body_t *a,
+    const ngx_turso_members_body_t *b)
+{
+    return a->present == b->present
+           && a->role == b->role
+           && a->username_len == b->username_len
+           && a->email_len == b->email_len
+           && a->member_len == b->member_len
+           && memcmp(a->username, b->username, a->username_len + 1) == 0
+           && memcmp(a->email, b->email, a->email_len + 1) == 0
+           && memcmp(a->member, b->member, a->member_len + 1) == 0
+           && strcmp(a->error, b->error) == 0;
+}
+
+
+/*
  * One member, in the order of the body.  After a bad role the other
  * fields are still checked, so that the error can name a valid username.
  */
@@ -573,10 +610,12 @@ ngx_turso_members_json_member(const ngx_turso_members_body_spec_t *spec,
 {
     const ngx_turso_members_json_field_t  *f;
 
-    /* the names differ in length: one memcmp() at most */
+    /* the names differ in length: one comparison at most */
 
     for (f = ngx_turso_members_json_fields; f->name != NULL; f++) {
-        if (key_len != f->len || memcmp(key, f->name, key_len) != 0) {
+        if (key_len != f->len
+            || !ngx_turso_members_short_eq(key, f->name, key_len))
+        {
             continue;
         }
 

@@ -297,9 +297,8 @@ ngx_turso_members_route_shape(ngx_turso_members_route_t *rt,
     return rt->version == version
            && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == item
            && rt->collection.len == collection->len
-           && rt->collection.data[0] == collection->data[0]
-           && ngx_memcmp(rt->collection.data, collection->data,
-                         collection->len) == 0;
+           && ngx_turso_members_short_eq(rt->collection.data,
+                                         collection->data, collection->len);
 }
 
 

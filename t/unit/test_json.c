@@ -512,9 +512,7 @@ ngx_turso_members_test_parse(const ngx_turso_members_test_case_t *t,
     ref_rc = ngx_turso_members_json_parse_jansson(input, len, t->spec, ref);
 
     ngx_turso_members_test_ok(ref_rc == rc
-                              && memcmp(ref, body,
-                                        sizeof(ngx_turso_members_body_t))
-                                 == 0,
+                              && ngx_turso_members_json_body_eq(ref, body),
                               "parse: %s: the same through jansson alone",
                               t->name);
 
