@@ -325,6 +325,23 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
                                                           : &ctx->username;
     }
 
+    if (item == NULL
+        && rt->item == NGX_TURSO_MEMBERS_ITEM_NONE
+        && rt->upstream_collection.len == rt->collection.len
+        && ngx_turso_members_short_eq(rt->upstream_collection.data,
+                                      rt->collection.data,
+                                      rt->collection.len))
+    {
+        /*
+         * The request's URI is that path already, byte for byte:
+         * ngx_turso_members_route_find() took it apart and checked every
+         * part of it
+         */
+
+        ctx->upstream_uri = r->uri;
+        goto done;
+    }
+
     len = sizeof("/v1/organizations//") - 1 + ctx->org.len
           + rt->upstream_collection.len;
 
@@ -374,6 +391,8 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
                                  &rt->upstream_collection, item)
                      - p;
     }
+
+done:
 
     ngx_str_null(&r->args);
     r->valid_unparsed_uri = 0;
