@@ -175,6 +175,18 @@ if (%iv) {
     }
 }
 
+# plain proxy_pass against itself: how far off the method was in this run
+for my $set (qw(valid conflict)) {
+    my ($med) = $iratio->($set, "control/$set", "plain/$set");
+    next unless defined $med;
+    if (abs($med - 1) > 0.02) {
+        printf "\n**The control is %.3f × plain proxy_pass on the %s set:** "
+            . "the machine moved too much during this run for the "
+            . "interleaved ratios to be read to 2%%; run it again.\n",
+            $med, $set;
+    }
+}
+
 if (@problems) {
     print "\n**Unexpected answers:**\n\n";
     print "- $_\n" for @problems;
