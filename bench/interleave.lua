@@ -29,14 +29,9 @@ int clock_gettime(int clock, bench_timespec_t *ts);
 
 local CLOCK_MONOTONIC = 1
 
-local bodies = {
-    valid = { "/v1/organizations/acme/members",
-              '{"username":"bob","role":" Admin "}' },
-    reject = { "/v1/organizations/acme/members",
-               '{"username":"bob","role":"superuser"}' },
-    conflict = { "/v1/organizations/taken/members",
-                 '{"username":"bob","role":"member"}' },
-}
+-- bench/requests.lua, next to this script
+local requests = dofile((debug.getinfo(1, "S").source:match("^@(.*/)")
+                         or "./") .. "requests.lua")
 
 local slice_ns = (tonumber(os.getenv("BENCH_SLICE_MS")) or 10) * 1e6
 local ts = ffi.new("bench_timespec_t")
@@ -72,13 +67,13 @@ end
 function init(args)
     for i = 1, #args do
         local host, kind = args[i]:match("^([^/]+)/(%a+)$")
-        local b = assert(bodies[kind], "not HOST/KIND: " .. args[i])
+        local b = assert(requests.bodies[kind], "not HOST/KIND: " .. args[i])
+        local h = { ["Host"] = host }
+        for k, v in pairs(requests.headers) do
+            h[k] = v
+        end
         hosts[#hosts + 1] = args[i]
-        reqs[#reqs + 1] = wrk.format("POST", b[1], {
-            ["Host"] = host,
-            ["Content-Type"] = "application/json",
-            ["Authorization"] = "Bearer portal-credential-not-for-turso",
-        }, b[2])
+        reqs[#reqs + 1] = wrk.format("POST", b[1], h, b[2])
         counts[#counts + 1] = 0
     end
     assert(#hosts > 1 and #hosts <= 4, "two to four hosts")

@@ -13,19 +13,10 @@
 -- done() prints one line for run.sh:
 --   RESULT requests seconds req/s p50_us p99_us non_2xx socket_errors
 
-local bodies = {
-    valid = { "/v1/organizations/acme/members",
-              '{"username":"bob","role":" Admin "}' },
-    reject = { "/v1/organizations/acme/members",
-               '{"username":"bob","role":"superuser"}' },
-    conflict = { "/v1/organizations/taken/members",
-                 '{"username":"bob","role":"member"}' },
-}
-
-local headers = {
-    ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer portal-credential-not-for-turso",
-}
+-- bench/requests.lua, next to this script
+local requests = dofile((debug.getinfo(1, "S").source:match("^@(.*/)")
+                         or "./") .. "requests.lua")
+local bodies, headers = requests.bodies, requests.headers
 
 local reqs
 local n = 0
