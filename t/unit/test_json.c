@@ -61,6 +61,7 @@ static void ngx_turso_members_test_error_string(void);
 static void ngx_turso_members_test_valid(void);
 static void ngx_turso_members_test_role(void);
 static void ngx_turso_members_test_fold(void);
+static void ngx_turso_members_test_short_eq(void);
 
 
 static const ngx_turso_members_body_spec_t  ngx_turso_members_test_add = {
@@ -390,6 +391,7 @@ main(void)
     ngx_turso_members_test_valid();
     ngx_turso_members_test_role();
     ngx_turso_members_test_fold();
+    ngx_turso_members_test_short_eq();
 
     printf("1..%d\n", ngx_turso_members_test_passed
                       + ngx_turso_members_test_failed);
@@ -1194,4 +1196,43 @@ ngx_turso_members_test_fold(void)
     ngx_turso_members_test_fold_is("EMA\xc4\xb0L", "email", 0);
 
 #undef ngx_turso_members_test_fold_is
+}
+
+
+/*
+ * ngx_turso_members_short_eq(): for every length up to 12 (two
+ * overlapping loads from 4 to 8 bytes, memcmp() otherwise), equal
+ * strings compare equal and a difference at any one position is seen
+ */
+
+static void
+ngx_turso_members_test_short_eq(void)
+{
+    int            ok;
+    size_t         len, i;
+    unsigned char  a[16], b[16];
+
+    for (len = 0; len <= 12; len++) {
+        for (i = 0; i < len; i++) {
+            a[i] = (unsigned char) ('a' + i);
+        }
+
+        memcpy(b, a, len);
+
+        /* the bytes after the strings differ, and must not count */
+        a[len] = 'x';
+        b[len] = 'y';
+
+        ok = ngx_turso_members_short_eq(a, b, len);
+
+        for (i = 0; i < len; i++) {
+            b[i] ^= 0x20;
+            ok = ok && !ngx_turso_members_short_eq(a, b, len);
+            b[i] ^= 0x20;
+        }
+
+        ngx_turso_members_test_ok(ok, "short_eq: %u bytes, equal and one "
+                                  "byte off at each position",
+                                  (unsigned) len);
+    }
 }
