@@ -110,7 +110,15 @@ my $iratio = sub {
                 $d += $_->[$i] / @y for @y;
                 $x->[$i] / $d
             } 0 .. $#$x;
-    return (median(@q), sprintf '%.2f–%.2f', $q[0], $q[-1]);
+    # and, for comparison, the ratio of the medians over the runs
+    my @d = map {
+                my $i = $_;
+                my $d = 0;
+                $d += $_->[$i] / @y for @y;
+                $d
+            } 0 .. $#$x;
+    return (median(@q), sprintf('%.2f–%.2f', $q[0], $q[-1]),
+            median(@$x) / (median(@d) || 1));
 };
 
 my ($first) = values %{ $v{valid} || {} };
@@ -169,9 +177,11 @@ if (%iv) {
         . "each ratio taken run by run (its median, lowest and highest).  "
         . "The module is compared with the mean of the two plain "
         . "proxy_pass slots of each run; the control's ratio to the first "
-        . "shows what the method itself gets wrong.\n\n";
-    print "| slot | req/s | ratio | run by run | of |\n"
-        . "|---|---:|---:|---:|---|\n";
+        . "shows what the method itself gets wrong.  The last column "
+        . "divides the medians over the runs instead, which lets the "
+        . "swings between runs back in.\n\n";
+    print "| slot | req/s | ratio | run by run | of | ratio of medians |\n"
+        . "|---|---:|---:|---:|---|---:|\n";
     for my $set (qw(valid conflict)) {
         my @order = map { "$_/$set" } qw(plain module control);
         push @order, 'module/reject' if $set eq 'valid';
@@ -181,11 +191,11 @@ if (%iv) {
             my ($c) = grep { $_->[0] eq $set && $_->[1] eq $slot }
                       @interleaved;
             if ($c) {
-                my ($med, $range) = $iratio->(@$c);
-                printf " %.3f | %s | ÷ %s |\n", $med, $range,
-                    $slot_label{ join ' ', @$c[2 .. $#$c] };
+                my ($med, $range, $rom) = $iratio->(@$c);
+                printf " %.3f | %s | ÷ %s | %.3f |\n", $med, $range,
+                    $slot_label{ join ' ', @$c[2 .. $#$c] }, $rom;
             } else {
-                print " | | |\n";
+                print " | | | |\n";
             }
         }
     }
