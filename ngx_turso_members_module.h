@@ -96,6 +96,8 @@ typedef struct {
     ngx_str_t                       upstream_collection;
     unsigned                        upstream_item:1;
     unsigned                        default_role:1;
+    /* the request's URI is the upstream path (ngx_turso_members_route_init) */
+    unsigned                        same_path:1;
 } ngx_turso_members_route_t;
 
 
@@ -221,6 +223,7 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
 void ngx_turso_members_handler_init(void);
+void ngx_turso_members_route_init(void);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);

@@ -32,14 +32,14 @@ static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
       ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 0, 0 },
+      ngx_string("members"), 0, 0, 0 },
 
     /* POST /v1/organizations/{org}/members: Add Member, as documented */
     { NGX_HTTP_POST, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
       { F_USERNAME|F_ROLE, F_USERNAME, 0 },
       NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("members"), 0, 1 },
+      ngx_string("members"), 0, 1, 0 },
 
     /*
      * POST /v1/organizations/{org}/members/{username}: Add Member as the
@@ -49,14 +49,14 @@ static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
       ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
       { F_MEMBER|F_ROLE, 0, 0 },
       NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("members"), 0, 1 },
+      ngx_string("members"), 0, 1, 0 },
 
     /* GET /v1/organizations/{org}/members/{username} */
     { NGX_HTTP_GET, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_USERNAME,
       ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0 },
+      ngx_string("members"), 1, 0, 0 },
 
     /* PATCH /v1/organizations/{org}/members/{username}: Update Role */
     { NGX_HTTP_PATCH, 1, ngx_string("members"),
@@ -64,7 +64,7 @@ static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
       ngx_string("update_role"), NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
       { F_ROLE, F_ROLE, 0 },
       NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0 },
+      ngx_string("members"), 1, 0, 0 },
 
     /* DELETE /v1/organizations/{org}/members/{username} */
     { NGX_HTTP_DELETE, 1, ngx_string("members"),
@@ -72,60 +72,81 @@ static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
       ngx_string("remove_member"), NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0 },
+      ngx_string("members"), 1, 0, 0 },
 
     /* GET /v2/organizations/{org}/invites */
     { NGX_HTTP_GET, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 0, 0 },
+      ngx_string("invites"), 0, 0, 0 },
 
     /* POST /v2/organizations/{org}/invites */
     { NGX_HTTP_POST, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
       { F_EMAIL|F_USERNAME|F_ROLE, 0, F_EMAIL|F_USERNAME },
       NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invites"), 0, 1 },
+      ngx_string("invites"), 0, 1, 0 },
 
     /* DELETE /v2/organizations/{org}/invites/{email} */
     { NGX_HTTP_DELETE, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
       ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 1, 0 },
+      ngx_string("invites"), 1, 0, 0 },
 
     /* GET /v1/organizations/{org}/invites, as the Go CLI lists them */
     { NGX_HTTP_GET, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 0, 0 },
+      ngx_string("invites"), 0, 0, 0 },
 
     /* DELETE /v1/organizations/{org}/invites/{email}, as the Go CLI does */
     { NGX_HTTP_DELETE, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
       ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
       { 0, 0, 0 },
       NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 1, 0 },
+      ngx_string("invites"), 1, 0, 0 },
 
     /* POST /v1/organizations/{org}/invites, the older route */
     { NGX_HTTP_POST, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
       { F_EMAIL|F_ROLE, F_EMAIL, 0 },
       NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invites"), 0, 1 },
+      ngx_string("invites"), 0, 1, 0 },
 
     /* POST /v1/organizations/{org}/invite, as the Go CLI sends it */
     { NGX_HTTP_POST, 1, ngx_string("invite"), NGX_TURSO_MEMBERS_ITEM_NONE,
       ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
       { F_EMAIL|F_ROLE, F_EMAIL, 0 },
       NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invite"), 0, 1 },
+      ngx_string("invite"), 0, 1, 0 },
 
     { 0, 0, ngx_null_string, 0, ngx_null_string, 0, { 0, 0, 0 }, 0, 0,
-      ngx_null_string, 0, 0 }
+      ngx_null_string, 0, 0, 0 }
 };
+
+
+/*
+ * At configuration time: the routes whose upstream path is the client's
+ * own, no user or email in it and the same collection
+ */
+
+void
+ngx_turso_members_route_init(void)
+{
+    ngx_turso_members_route_t  *rt;
+
+    for (rt = ngx_turso_members_routes; rt->method; rt++) {
+        rt->same_path = (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE
+                         && !rt->upstream_item
+                         && rt->upstream_collection.len == rt->collection.len
+                         && ngx_strncmp(rt->upstream_collection.data,
+                                        rt->collection.data,
+                                        rt->collection.len) == 0);
+    }
+}
 
 
 /*
@@ -325,13 +346,7 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
                                                           : &ctx->username;
     }
 
-    if (item == NULL
-        && rt->item == NGX_TURSO_MEMBERS_ITEM_NONE
-        && rt->upstream_collection.len == rt->collection.len
-        && ngx_turso_members_short_eq(rt->upstream_collection.data,
-                                      rt->collection.data,
-                                      rt->collection.len))
-    {
+    if (rt->same_path) {
         /*
          * The request's URI is that path already, byte for byte:
          * ngx_turso_members_route_find() took it apart and checked every

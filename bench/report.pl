@@ -104,19 +104,14 @@ my $iratio = sub {
     my $x = $iv{$set}{$sa};
     my @y = map { $iv{$set}{$_} } @sb;
     return unless $x && @y == grep { $_ && @$_ == @$x } @y;
-    my @q = sort { $a <=> $b } map {
-                my $i = $_;
-                my $d = 0;
-                $d += $_->[$i] / @y for @y;
-                $x->[$i] / $d
-            } 0 .. $#$x;
-    # and, for comparison, the ratio of the medians over the runs
     my @d = map {
                 my $i = $_;
                 my $d = 0;
                 $d += $_->[$i] / @y for @y;
                 $d
             } 0 .. $#$x;
+    my @q = sort { $a <=> $b } map { $x->[$_] / $d[$_] } 0 .. $#$x;
+    # and, for comparison, the ratio of the medians over the runs
     return (median(@q), sprintf('%.2f–%.2f', $q[0], $q[-1]),
             median(@$x) / (median(@d) || 1));
 };

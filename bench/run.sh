@@ -509,20 +509,17 @@ if [ "$interleave" -gt 0 ]; then
             [ -n "$res" ] || die "wrk gave no interleaved result ($set)"
             # SLOTS seconds requests non2xx errors SLOT COUNT ...: each
             # slot has its share of the time; the whole run's answers
-            awk -v run="$i" -v set="$set" '{
+            rows=$(awk -v run="$i" -v set="$set" '{
                     n = (NF - 5) / 2
                     for (k = 6; k < NF; k += 2) {
                         printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\t%d\t%d\n",
                             run, set, $k, $(k + 1), $2 / n,
                             $(k + 1) / ($2 / n), $3, $4, $5
                     }
-                }' <<< "$res" >> "$mix"
-            say "interleaved $i $set: $(awk '{
-                    n = (NF - 5) / 2
-                    for (k = 6; k < NF; k += 2) {
-                        printf "%s %.0f ", $k, $(k + 1) / ($2 / n)
-                    }
-                }' <<< "$res")req/s"
+                }' <<< "$res")
+            printf '%s\n' "$rows" >> "$mix"
+            say "interleaved $i $set: $(awk -F '\t' '{
+                    printf "%s %.0f ", $3, $6 }' <<< "$rows")req/s"
         done
     done
 fi
