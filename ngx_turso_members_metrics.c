@@ -355,7 +355,12 @@ ngx_turso_members_status_handler(ngx_http_request_t *r)
             "# HELP turso_members_metrics_dropped_total Requests not "
             "counted for want of room in the zone.\n"
             "# TYPE turso_members_metrics_dropped_total counter\n"
-            "turso_members_metrics_dropped_total %uA\n", m->dropped);
+            "turso_members_metrics_dropped_total %uA\n"
+            "# HELP turso_members_build_info The module's version and "
+            "the nginx it runs in.\n"
+            "# TYPE turso_members_build_info gauge\n"
+            "turso_members_build_info{version=\"%s\",nginx=\"%s\"} 1\n",
+            m->dropped, NGX_TURSO_MEMBERS_VERSION, NGINX_VERSION);
 
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;

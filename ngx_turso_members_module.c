@@ -247,6 +247,10 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_handler;
 
+    /* once per configuration load: which module build a log comes from */
+    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                  "ngx_turso_members/" NGX_TURSO_MEMBERS_VERSION);
+
     ngx_turso_members_handler_init();
     ngx_turso_members_route_init();
     ngx_turso_members_error_init();

@@ -14,6 +14,13 @@
 #include "ngx_turso_members_json.h"
 
 
+/*
+ * The module's version: the Debian package's (debian/changelog), checked by
+ * t/155-version.t.  Reported at start-up and by turso_members_status.
+ */
+#define NGX_TURSO_MEMBERS_VERSION            "0.1.0"
+
+
 /* operations, as bits, so that a location can allow a subset of them */
 #define NGX_TURSO_MEMBERS_OP_LIST_MEMBERS    0x0001
 #define NGX_TURSO_MEMBERS_OP_GET_MEMBER      0x0002
