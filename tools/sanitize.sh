@@ -143,12 +143,12 @@ cd "$top"
 # workers run as nobody when root: every directory on the way readable
 chmod 0755 "$top" "$top/t" "$build"
 
-# reports of nginx started outside the harness's per-instance log paths
-reports="$build/sanitize-reports/$version-$mode"
-rm -rf "$reports"
-mkdir -p "$reports"
-chmod 0755 "$build/sanitize-reports"
+# reports of nginx started outside the harness's per-instance log paths,
+# where the workers (nobody) can write them even when the checkout is in a
+# folder they cannot enter
+reports=$(mktemp -d "${TMPDIR:-/tmp}/turso-members-reports.XXXXXX")
 chmod 1777 "$reports"
+trap 'rm -rf "$reports"' EXIT
 
 export TEST_NGINX_BINARY="$objs/nginx"
 export TEST_NGINX_STATIC=1

@@ -30,7 +30,14 @@ package TursoMembers::Test;
 # %%PREFIX%%, %%LOCATIONS%% (the default locations).
 #
 # Environment: TEST_NGINX_BINARY, TEST_NGINX_MODULE, TEST_NGINX_KEEP (keep
-# t/servroot-* directories even when every test passed).
+# the servroot-* directories even when every test passed),
+# TEST_NGINX_SERVROOT (where the servroot-* directories go).
+#
+# Where the nginx prefixes live: t/servroot-<test>-<pid>/<n>/, unless the
+# tests run as root and nginx's workers (user nobody) cannot reach t/ --
+# a checkout under /root or in a 0700 folder -- then in a 0755 directory
+# made under $TMPDIR (or /tmp): /tmp/turso-members-XXXXXX/servroot-.../.
+# TEST_NGINX_SERVROOT=DIR puts them in DIR instead, in every case.
 #
 # Sanitizers and valgrind (tools/sanitize.sh sets these):
 #   TEST_NGINX_STATIC=1        the module is built into TEST_NGINX_BINARY:
@@ -59,6 +66,7 @@ use Carp qw(croak);
 use Cwd qw(abs_path);
 use File::Basename qw(basename dirname);
 use File::Path qw(make_path remove_tree);
+use File::Spec;
 use File::Temp qw(tempfile);
 use HTTP::Tiny;
 use IO::Select;
@@ -95,6 +103,8 @@ our $TOKEN = 'test-token';
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
 my (@instances, $mock_pid, $mock_port, $checked, $seq);
+
+my ($SERVROOT, $SERVROOT_TMP) = servroot();
 
 
 # --- import: Test::More into the caller, and our done_testing -------------
@@ -239,7 +249,7 @@ sub mock_port {
 sub start_mock {
     return if $mock_pid;
 
-    my $dir = "$REPO/t/servroot-$TEST-$$";
+    my $dir = $SERVROOT;
     make_path($dir);
     chmod 0755, $dir;
 
@@ -304,7 +314,7 @@ sub new {
     my $self = bless { %args }, $class;
 
     $self->{n} = ++$seq;
-    $self->{prefix} = "$REPO/t/servroot-$TEST-$$/$self->{n}";
+    $self->{prefix} = "$SERVROOT/$self->{n}";
     $self->pick_ports;
 
     $self->write_prefix;
@@ -348,7 +358,7 @@ sub write_prefix {
                                  fastcgi_temp uwsgi_temp scgi_temp));
 
     # workers run as nobody when root: every directory readable
-    chmod 0755, "$REPO/t/servroot-$TEST-$$", $p,
+    chmod 0755, $SERVROOT, $p,
           map { "$p/$_" } qw(conf logs client_body_temp proxy_temp);
 
     # sanitizer and valgrind reports, written by workers running as nobody
@@ -854,7 +864,10 @@ END {
 
     my $tb = Test::More->builder;
     if (!$ENV{TEST_NGINX_KEEP} && $tb->is_passing && !$status) {
-        remove_tree("$REPO/t/servroot-$TEST-$$");
+        remove_tree($SERVROOT);
+        rmdir $SERVROOT_TMP if $SERVROOT_TMP;
+    } elsif (@instances && $SERVROOT_TMP) {
+        Test::More::diag("nginx prefixes kept in $SERVROOT");
     }
 
     $? = $status;
@@ -862,6 +875,43 @@ END {
 
 
 # --- helpers ---------------------------------------------------------------
+
+# The directory of this test file's nginx prefixes (see the header), and
+# the temporary directory made for it, if one was.
+sub servroot {
+    my $name = "servroot-$TEST-$$";
+
+    if (my $dir = $ENV{TEST_NGINX_SERVROOT}) {
+        make_path($dir);
+        return (abs_path($dir) . "/$name", undef);
+    }
+
+    return ("$REPO/t/$name", undef) if $> != 0 || others_can_enter("$REPO/t");
+
+    for my $tmp (File::Spec->tmpdir, '/tmp') {
+        next unless others_can_enter($tmp);
+        my $dir = File::Temp::tempdir('turso-members-XXXXXX', DIR => $tmp);
+        chmod 0755, $dir;
+        return ("$dir/$name", $dir);
+    }
+    croak "no directory nginx's workers can enter: set TEST_NGINX_SERVROOT";
+}
+
+
+# True when a process of another user (nginx's workers as nobody) can
+# reach $path: every directory from / down to it has o+x.
+sub others_can_enter {
+    my ($path) = @_;
+
+    my $dir = '';
+    for my $part ('', grep { length } split m{/}, abs_path($path) // return 0) {
+        $dir .= "$part/";
+        my $mode = (stat $dir)[2] // return 0;
+        return 0 unless $mode & 0001;
+    }
+    return 1;
+}
+
 
 sub slurp {
     my ($file) = @_;
