@@ -3,6 +3,10 @@
 #
 #   ./build.sh          build build/ngx_turso_members_module.so for the
 #                       packaged nginx (installs what is missing first)
+#   ./build.sh build --nginx-src DIR [-- CONFIGURE-ARGS...]
+#                       build build/nginx-<version>/ngx_turso_members_module.so
+#                       for another nginx, from its source tree DIR
+#                       (configure --with-compat, make modules)
 #   ./build.sh test     build, then run the unit tests and the t/ suite
 #   ./build.sh run      build, then serve the gateway on 127.0.0.1:8080
 #   ./build.sh test --asan [--nginx 1.22|1.26]
@@ -19,18 +23,24 @@ build="$top/build"
 nginx_src=/usr/share/nginx/src
 
 packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
-          openssl procps libtest-tcp-perl libhttp-daemon-perl)
+          openssl procps ca-certificates libtest-tcp-perl libhttp-daemon-perl)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
 deps() {
+    local extra=()
+    command -v node >/dev/null || extra+=(nodejs)
+    command -v npm >/dev/null || extra+=(npm)
+    install_missing "${packages[@]}" "${extra[@]}" "$@"
+}
+
+# Installs those of the named Debian packages that are missing.
+install_missing() {
     local missing=() p
-    for p in "${packages[@]}" "$@"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
             | grep -q 'install ok installed' || missing+=("$p")
     done
-    command -v node >/dev/null || missing+=(nodejs)
-    command -v npm >/dev/null || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     say "installing ${missing[*]}"
     if [ "$(id -u)" != 0 ]; then
@@ -69,6 +79,54 @@ build() {
     say "built $build/ngx_turso_members_module.so"
 }
 
+# The module for the nginx whose source tree is $1 (any version built with
+# --with-compat: nginx.org's packages, most distributions'): nginx's own
+# configure --with-compat --add-dynamic-module, then make modules.  Extra
+# arguments go to configure.
+build_for_source() {
+    local src version objs out stamp
+    src=$(cd "${1:?--nginx-src needs a directory}" && pwd) || exit 2
+    shift
+    if [ ! -x "$src/configure" ] || [ ! -f "$src/src/core/nginx.h" ]; then
+        say "$src is not an nginx source tree (no configure, src/core/nginx.h)"
+        exit 2
+    fi
+    version=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
+                  "$src/src/core/nginx.h")
+
+    # what nginx's configure and the module need; on other systems,
+    # configure says what is missing
+    if command -v dpkg-query >/dev/null; then
+        install_missing gcc make libc6-dev libjansson-dev libssl-dev \
+                        libpcre2-dev zlib1g-dev
+    fi
+
+    objs="$build/nginx-$version"
+    out="$objs/ngx_turso_members_module.so"
+    stamp=$(printf '%s\n' "$src" "$@" | sha256sum | cut -c1-16)
+    if [ ! -f "$objs/Makefile" ] || [ "$top/config" -nt "$objs/Makefile" ] \
+       || [ "$(cat "$objs/.stamp" 2>/dev/null)" != "$stamp" ]
+    then
+        say "configuring against nginx $version in $src (--with-compat)"
+        rm -rf "$objs"
+        mkdir -p "$objs"
+        (cd "$src" && ./configure --with-compat --add-dynamic-module="$top" \
+                         --builddir="$objs" "$@") \
+            > "$build/configure-$version.log" 2>&1 || {
+            tail -30 "$build/configure-$version.log" >&2
+            say "configure failed: $build/configure-$version.log"
+            exit 1
+        }
+        echo "$stamp" > "$objs/.stamp"
+    fi
+    make -s -f "$objs/Makefile" -C "$src" modules >&2
+    cp "$objs/ngx_turso_members_module.so" "$objs/.module.so.new"
+    mv -f "$objs/.module.so.new" "$out"
+    say "built $out for nginx $version"
+    say "install it in nginx's modules directory, then in nginx.conf's main context:"
+    say "  load_module modules/ngx_turso_members_module.so;"
+}
+
 run_tests() {
     build
     make -s -C "$top/t/unit" test
@@ -77,33 +135,82 @@ run_tests() {
     prove -r t/
 }
 
-run_gateway() {
-    build
-    local prefix="$build/run" mock_pid="" upstream tls=""
-    mkdir -p "$prefix/logs" "$prefix/conf"
-    chmod 0755 "$build" "$prefix"
-    if [ -n "${TURSO_API_TOKEN:-}" ]; then
-        say "proxying to https://api.turso.tech with \$TURSO_API_TOKEN"
-        upstream="server api.turso.tech:443;"
-        tls="proxy_ssl_server_name on; proxy_ssl_name api.turso.tech;
-             proxy_ssl_verify on; proxy_ssl_verify_depth 3;
-             proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
-             proxy_set_header Host api.turso.tech;"
-        scheme=https
-        token_directive="turso_members_token_env TURSO_API_TOKEN;"
-    else
-        say "TURSO_API_TOKEN is not set: proxying to the bundled Turso mock"
-        say "(users alice bob carol dave erin frank, organization acme)"
-        printf 'mock-token\n' > "$prefix/conf/token"
-        chmod 0640 "$prefix/conf/token"
-        node "$top/t/mock/turso-mock.js" --port 8081 --token mock-token &
-        mock_pid=$!
-        trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null' EXIT
-        upstream="server 127.0.0.1:8081;"
-        scheme=http
-        token_directive="turso_members_token_file $prefix/conf/token;"
-    fi
-    cat > "$prefix/conf/nginx.conf" <<CONF
+# --- ./build.sh run ----------------------------------------------------------
+#
+# nginx and the mock run in the background while the script waits for them,
+# so that a TERM to the script runs its trap at once (bash defers traps
+# until a foreground child ends); the EXIT trap stops whatever was started
+# and waits until it is gone, so the ports are free when the script ends.
+# The configuration is made of one function per server block, listed in
+# run_servers: to serve something more, add a function and its name.
+
+# (the environment can move it all, for t/157-run.t on a busy machine)
+run_dir=${TURSO_MEMBERS_RUN_DIR:-$build/run}
+run_gateway_port=${TURSO_MEMBERS_RUN_PORT:-8080}
+run_mock_port=${TURSO_MEMBERS_RUN_MOCK_PORT:-8081}
+run_servers=(run_server_gateway)
+run_pids=()
+
+# Stops what run_gateway started (nginx first, then the mock), waits for it.
+run_stop() {
+    local pid
+    trap - INT TERM EXIT
+    for pid in "${run_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    [ ${#run_pids[@]} -eq 0 ] || say "stopped"
+    run_pids=()
+}
+
+# True when something accepts connections on 127.0.0.1:$1.
+port_taken() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        port_taken "$1" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# The gateway's server block: the bundled mock or api.turso.tech upstream.
+run_server_gateway() {
+    cat <<CONF
+    upstream turso_api {
+        $run_upstream
+        keepalive 16;
+    }
+
+    server {
+        listen 127.0.0.1:$run_gateway_port;
+
+        # the metrics page (docs/operations.md); keep it local in production
+        location = /metrics {
+            turso_members_status;
+        }
+
+        # everything else: the gateway, /v1 and /v2 in one location
+        location / {
+            turso_members on;
+            $run_token
+            access_log logs/audit.log turso_audit;
+
+            proxy_pass $run_scheme://turso_api\$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+$run_tls
+        }
+    }
+CONF
+}
+
+run_config() {
+    local server
+    cat <<CONF
 load_module $build/ngx_turso_members_module.so;
 daemon off;
 master_process on;
@@ -113,27 +220,120 @@ pid logs/nginx.pid;
 events { worker_connections 1024; }
 http {
     access_log logs/access.log;
-    upstream turso_api { $upstream keepalive 16; }
-    server {
-        listen 127.0.0.1:8080;
-        $token_directive
-        location / {
-            turso_members on;
-            proxy_pass $scheme://turso_api\$turso_members_upstream_uri;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            $tls
-        }
-    }
-}
+    client_body_temp_path client_body_temp;
+    proxy_temp_path proxy_temp;
+
+    # the audit log (docs/operations.md): one JSON object per request
+    log_format turso_audit escape=json
+        '{"time":"\$time_iso8601","client":"\$remote_addr",'
+        '"request_id":"\$turso_members_request_id",'
+        '"operation":"\$turso_members_operation","org":"\$turso_members_org",'
+        '"username":"\$turso_members_username","email":"\$turso_members_email",'
+        '"role":"\$turso_members_role","code":"\$turso_members_code",'
+        '"status":\$status,"upstream_status":"\$upstream_status",'
+        '"token_id":"\$turso_members_token_id"}';
+
 CONF
-    say "gateway on http://127.0.0.1:8080 (logs in $prefix/logs); try:"
-    say "  curl -s -XPOST http://127.0.0.1:8080/v1/organizations/acme/members -d '{\"username\":\"bob\"}'"
-    /usr/sbin/nginx -p "$prefix" -c conf/nginx.conf -e logs/error.log
+    for server in "${run_servers[@]}"; do
+        "$server"
+    done
+    echo "}"
 }
 
+run_gateway() {
+    build
+
+    local port pid status=0
+    for port in "$run_gateway_port" "$run_mock_port"; do
+        if port_taken "$port"; then
+            pid=$(cat "$run_dir/logs/nginx.pid" 2>/dev/null || true)
+            say "127.0.0.1:$port is in use${pid:+ (an earlier ./build.sh run? its nginx had pid $pid)}"
+            say "stop that first (Ctrl-C in its terminal, or kill its process)"
+            exit 1
+        fi
+    done
+
+    mkdir -p "$run_dir/logs" "$run_dir/conf"
+    # nginx's workers run as nobody when root
+    chmod 0755 "$run_dir"
+
+    trap run_stop EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+
+    if [ -n "${TURSO_API_TOKEN:-}" ]; then
+        say "proxying to https://api.turso.tech with \$TURSO_API_TOKEN"
+        run_upstream="server api.turso.tech:443;"
+        run_scheme=https
+        run_token="turso_members_token_env TURSO_API_TOKEN;"
+        run_tls="            proxy_set_header Host api.turso.tech;
+            proxy_ssl_server_name on;
+            proxy_ssl_name api.turso.tech;
+            proxy_ssl_verify on;
+            proxy_ssl_verify_depth 3;
+            proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
+    else
+        printf 'mock-token\n' > "$run_dir/conf/token"
+        chmod 0640 "$run_dir/conf/token"
+        node "$top/t/mock/turso-mock.js" --port "$run_mock_port" \
+             --token mock-token > "$run_dir/logs/mock.log" 2>&1 &
+        run_pids=("$!")
+        wait_port "$run_mock_port" || {
+            cat "$run_dir/logs/mock.log" >&2
+            say "the mock did not start"
+            exit 1
+        }
+        run_upstream="server 127.0.0.1:$run_mock_port;"
+        run_scheme=http
+        run_token="turso_members_token_file $run_dir/conf/token;"
+        run_tls=""
+    fi
+
+    run_config > "$run_dir/conf/nginx.conf"
+
+    : > "$run_dir/logs/error.log"
+    /usr/sbin/nginx -p "$run_dir" -c conf/nginx.conf -e logs/error.log &
+    run_pids=("$!" "${run_pids[@]}")
+
+    if ! wait_port "$run_gateway_port"; then
+        grep -E '\[(emerg|alert|crit)\]' "$run_dir/logs/error.log" >&2 || true
+        say "nginx did not start: $run_dir/logs/error.log"
+        exit 1
+    fi
+
+    if [ -n "${TURSO_API_TOKEN:-}" ]; then
+        say "gateway on http://127.0.0.1:$run_gateway_port -> https://api.turso.tech"
+    else
+        say "gateway on http://127.0.0.1:$run_gateway_port -> the bundled Turso mock on 127.0.0.1:$run_mock_port"
+        say "  the mock's organization acme: alice (owner), carol (admin);"
+        say "  users bob, dave, erin, frank exist and can be added or invited"
+    fi
+    say "try:  curl -s -XPOST http://127.0.0.1:$run_gateway_port/v1/organizations/acme/members -d '{\"username\":\"bob\"}'"
+    say "      curl -s http://127.0.0.1:$run_gateway_port/metrics"
+    say "logs: $run_dir/logs/audit.log (one JSON line per request), error.log"
+    say "stop: Ctrl-C (or kill $$)"
+
+    # returns when nginx exits, or at once on INT/TERM (the traps)
+    wait "${run_pids[0]}" || status=$?
+    # 0: stopped by a signal (Ctrl-C reaches nginx too)
+    [ "$status" -eq 0 ] || say "nginx exited (status $status): $run_dir/logs/error.log"
+    exit "$status"
+}
+
+
 case "${1:-build}" in
-    build) build ;;
+    build)
+        if [ "${2:-}" = --nginx-src ]; then
+            src=${3:?--nginx-src needs a directory}
+            shift 3
+            [ "${1:-}" != -- ] || shift
+            build_for_source "$src" "$@"
+        elif [ $# -gt 1 ]; then
+            say "usage: $0 build [--nginx-src DIR [-- CONFIGURE-ARGS...]]"
+            exit 2
+        else
+            build
+        fi ;;
     test)
         if [ $# -gt 1 ]; then
             shift
@@ -144,6 +344,6 @@ case "${1:-build}" in
     deb) shift; exec "$top/tools/deb.sh" "$@" ;;
     run) run_gateway ;;
     fuzz) deps clang libclang-rt-14-dev; exec "$top/fuzz/run.sh" "${2:-60}" ;;
-    *) say "usage: $0 [build|test [--asan|--valgrind]|run|fuzz [SECONDS]|bench|deb]"
+    *) say "usage: $0 [build [--nginx-src DIR]|test [--asan|--valgrind]|run|fuzz [SECONDS]|bench|deb]"
        exit 2 ;;
 esac

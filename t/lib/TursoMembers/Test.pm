@@ -346,6 +346,14 @@ sub pick_ports {
 
 
 sub prefix { $_[0]{prefix} }
+
+# This test file's directory for nginx prefixes and the like (made on
+# demand, 0755): for tests that run nginx themselves.
+sub servroot_dir {
+    make_path($SERVROOT);
+    chmod 0755, $SERVROOT;
+    return $SERVROOT;
+}
 sub port   { $_[0]{port} }
 sub h2port { $_[0]{h2port} }
 

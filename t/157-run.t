@@ -1,0 +1,173 @@
+# ./build.sh run: the gateway with the bundled Turso mock, as the README
+# shows it.  The README's example commands give the outputs it shows (the
+# request ids aside), the metrics page and the audit log work, and the
+# script stops cleanly -- on a TERM to the script and on Ctrl-C (INT to its
+# process group) -- leaving no nginx, no mock and both ports free, with no
+# error printed; it starts again right after.
+#
+# Ports 8080 and 8081 (the README's) unless something holds them, then
+# others (TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT); the run
+# directory is under this test's servroot (TURSO_MEMBERS_RUN_DIR).
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use TursoMembers::Test;
+
+use JSON::PP;
+use Net::EmptyPort qw(can_bind wait_port);
+use POSIX qw(setsid WNOHANG);
+use Time::HiRes qw(sleep time);
+
+plan skip_all => './build.sh run uses the packaged nginx and the built '
+                 . 'module, not the nginx under test'
+    if $ENV{TEST_NGINX_STATIC} || $ENV{TEST_NGINX_BINARY};
+plan skip_all => 'no build/ngx_turso_members_module.so: run ./build.sh'
+    unless -f 'build/ngx_turso_members_module.so';
+
+my ($gw, $mock) = (8080, 8081);
+if (!can_bind('127.0.0.1', $gw) || !can_bind('127.0.0.1', $mock)) {
+    ($gw, $mock) = (free_port(), free_port());
+    note "8080 or 8081 is taken here: using $gw and $mock";
+}
+
+my $dir = TursoMembers::Test::servroot_dir() . '/run';
+my $out_n = 0;
+
+# Starts ./build.sh run in its own session; returns (pid, output file).
+sub start_run {
+    my $out = "$dir.out." . ++$out_n;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null' or die;
+        open STDOUT, '>', $out or die;
+        open STDERR, '>&', \*STDOUT or die;
+        $ENV{TURSO_MEMBERS_RUN_PORT} = $gw;
+        $ENV{TURSO_MEMBERS_RUN_MOCK_PORT} = $mock;
+        $ENV{TURSO_MEMBERS_RUN_DIR} = $dir;
+        delete $ENV{TURSO_API_TOKEN};
+        exec './build.sh', 'run';
+        die "exec: $!";
+    }
+    my $up = wait_port({ port => $gw, max_wait => 120 });
+    ok $up, "./build.sh run #$out_n listens on $gw"
+        or diag TursoMembers::Test::slurp($out);
+    return ($pid, $out);
+}
+
+sub alive { my $pid = shift; return $pid && kill(0, $pid) }
+
+# Waits for the script; returns its wait status or undef (killed).
+sub reap {
+    my ($pid) = @_;
+    my $deadline = time + 15;
+    while (time < $deadline) {
+        return $? if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+    kill 'KILL', -$pid;
+    waitpid $pid, 0;
+    return undef;
+}
+
+# The stop: the script gone, nothing printed that looks like an error,
+# nginx and the mock gone, the ports free.
+sub stopped_cleanly {
+    my ($how, $pid, $out, $nginx) = @_;
+
+    my $st = reap($pid);
+    ok defined $st, "$how: the script ends";
+    my $text = TursoMembers::Test::slurp($out);
+    my @bad = grep { /unbound variable|error|No such|Terminated|line \d+:/i }
+              split /\n/, $text;
+    ok !@bad, "$how: no error printed" or diag join "\n", @bad;
+    like $text, qr/^build\.sh: stopped$/m, "$how: it says it stopped";
+    ok !alive($nginx), "$how: the nginx master (pid $nginx) is gone";
+    ok !mock_pids(), "$how: the mock is gone" or diag join ' ', mock_pids();
+    ok can_bind('127.0.0.1', $gw), "$how: $gw is free";
+    ok can_bind('127.0.0.1', $mock), "$how: $mock is free";
+}
+
+sub mock_pids {
+    my @pids;
+    for my $cmdline (glob '/proc/[0-9]*/cmdline') {
+        my $c = TursoMembers::Test::slurp($cmdline);
+        push @pids, $cmdline =~ m{(\d+)} if $c =~ /turso-mock\.js\0--port\0$mock\0/;
+    }
+    return @pids;
+}
+
+sub nginx_pid {
+    my $pid = TursoMembers::Test::slurp("$dir/logs/nginx.pid");
+    chomp $pid;
+    return $pid;
+}
+
+sub curl {
+    my ($cmd) = @_;
+    $cmd =~ s/127\.0\.0\.1:8080/127.0.0.1:$gw/g;
+    my $out = `$cmd`;
+    chomp $out;
+    return $out;
+}
+
+
+# --- the first run: the README's examples, metrics, audit log -------------
+
+my ($pid, $out) = start_run();
+my $text = TursoMembers::Test::slurp($out);
+like $text, qr/stop: Ctrl-C/, 'it says how to stop';
+like $text, qr/alice \(owner\), carol \(admin\)/, "it names the mock's members";
+like $text, qr/bob, dave, erin, frank/, "and the mock's other users";
+
+# the README's examples: "$ curl ..." lines, each followed by its output
+my $readme = TursoMembers::Test::slurp('README.md');
+my @examples = $readme =~ /^    \$ (curl [^\n]+)\n((?:    [^\$\n][^\n]*\n)+)/mg;
+ok @examples >= 6, 'the README shows at least three commands and outputs';
+while (my ($cmd, $want) = splice @examples, 0, 2) {
+    $want =~ s/^    //mg;
+    chomp $want;
+    my $got = curl($cmd);
+    # request ids differ from run to run
+    s/"request_id":"[0-9a-f]{32}"/"request_id":"..."/g for $got, $want;
+    is $got, $want, "README: $cmd";
+}
+
+my $metrics = curl("curl -s http://127.0.0.1:8080/metrics");
+like $metrics, qr/^turso_members_requests_total\{operation="add_member",code="ok",upstream_status="200"\} \d+$/m,
+     'the metrics page counts the requests';
+
+my @audit = split /\n/, TursoMembers::Test::slurp("$dir/logs/audit.log");
+ok @audit >= 3, 'the audit log has a line per request';
+my $a = eval { decode_json($audit[0]) };
+ok $a && $a->{operation} eq 'add_member' && $a->{org} eq 'acme'
+      && $a->{request_id} =~ /^[0-9a-f]{32}$/,
+   'audit lines are JSON with the operation, organization, request id'
+    or diag $audit[0];
+
+my $nginx = nginx_pid();
+ok alive($nginx), "nginx runs (pid $nginx)";
+ok scalar(mock_pids()), 'the mock runs';
+
+kill 'TERM', $pid;
+stopped_cleanly('TERM to the script', $pid, $out, $nginx);
+
+
+# --- again at once; stopped with Ctrl-C -------------------------------------
+
+($pid, $out) = start_run();
+is curl(q{curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/v1/organizations/acme/members}),
+   '200', 'the second run serves';
+$nginx = nginx_pid();
+kill 'INT', -$pid;          # what the terminal does on Ctrl-C
+stopped_cleanly('Ctrl-C', $pid, $out, $nginx);
+
+# and once more, after Ctrl-C
+($pid, $out) = start_run();
+$nginx = nginx_pid();
+kill 'TERM', $pid;
+stopped_cleanly('TERM after Ctrl-C', $pid, $out, $nginx);
+
+done_testing;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The module built the way the README tells users of other nginx versions
+# to build it (./build.sh build --nginx-src DIR: configure --with-compat,
+# make modules), loaded with load_module into an nginx built from the same
+# source with --with-compat (as nginx.org builds its packages), and the
+# suite run against the pair.
+#
+#   tools/compat.sh [1.26|1.22] [prove arguments...]
+#
+# The nginx source comes from tools/nginx-source.sh (1.26: pristine
+# upstream 1.26.3).  nginx is built in build/nginx-<version>-bin/ (once;
+# about a minute), the module in build/nginx-<version>/.  Prove arguments
+# default to every t/*.t but the Debian package's (t/*-deb.t).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+say() { printf '%s\n' "compat.sh: $*" >&2; }
+
+version=${1:-1.26}
+[ $# -eq 0 ] || shift
+
+missing=()
+for p in gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev \
+         libjansson-dev curl perl libtest-tcp-perl libhttp-daemon-perl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+        | grep -q 'install ok installed' || missing+=("$p")
+done
+command -v node >/dev/null || missing+=(nodejs)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+src=$("$top/tools/nginx-source.sh" "$version")
+full=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$src/src/core/nginx.h")
+objs="$build/nginx-$full-bin"
+
+# nginx as a distribution would ship it: --with-compat and the usual modules
+conf_args=(
+    --prefix="$objs/prefix"
+    --builddir="$objs"
+    --with-compat
+    --with-threads
+    --with-http_ssl_module
+    --with-http_v2_module
+    --with-http_realip_module
+    --with-http_auth_request_module
+    --with-http_sub_module
+    --with-http_addition_module
+    --with-http_stub_status_module
+)
+stamp=$(printf '%s\n' "$src" "${conf_args[@]}" | sha256sum | cut -c1-16)
+if [ ! -x "$objs/nginx" ] || [ "$(cat "$objs/.stamp" 2>/dev/null)" != "$stamp" ]
+then
+    say "building nginx $full (--with-compat) in $objs"
+    rm -rf "$objs"
+    mkdir -p "$objs"
+    (cd "$src" && ./configure "${conf_args[@]}") > "$objs/configure.log" 2>&1 || {
+        tail -30 "$objs/configure.log" >&2; exit 1; }
+    make -s -j"$(nproc)" -f "$objs/Makefile" -C "$src" > "$objs/make.log" 2>&1 || {
+        tail -40 "$objs/make.log" >&2; exit 1; }
+    echo "$stamp" > "$objs/.stamp"
+fi
+say "nginx: $("$objs/nginx" -V 2>&1 | grep -E 'version|arguments' | tr '\n' ' ')"
+
+# the module, exactly as the README says
+"$top/build.sh" build --nginx-src "$src"
+module="$build/nginx-$full/ngx_turso_members_module.so"
+
+if [ $# -eq 0 ]; then
+    mapfile -t files < <(cd "$top" && find t -maxdepth 1 -name '*.t' \
+                             -not -name '*-deb.t' | sort)
+    set -- "${files[@]}"
+fi
+
+cd "$top"
+export TEST_NGINX_BINARY="$objs/nginx"
+export TEST_NGINX_MODULE="$module"
+say "prove $* with $TEST_NGINX_BINARY and load_module $module"
+prove "$@"
