@@ -24,6 +24,13 @@ package TursoMembers::Test;
 #   no_module    1: don't load_module (to test the harness itself)
 #   env          { NAME => value } added to nginx's environment
 #   start        0: write the prefix but don't start nginx (for nginx_t)
+#   whole_config a whole nginx.conf used as it is (placeholders expanded),
+#                instead of the harness's; it must listen on %%PORT%% and
+#                %%H2PORT%%.  For a configuration written for production
+#                (examples/), whose main context lacks what the harness
+#                needs, pass those as
+#   globals      main-context directives given with nginx -g (start and
+#                nginx_t): e.g. 'daemon off; pid logs/nginx.pid;'
 #
 # Placeholders in any config text: %%MOCK%% (127.0.0.1:port), %%MOCK_PORT%%,
 # %%TOKEN_FILE%%, %%PORT%%, %%H2PORT%%, %%CLOSED_PORT%% (nothing listens),
@@ -406,6 +413,8 @@ sub expand {
 sub nginx_conf {
     my ($self, %args) = @_;
 
+    return $self->expand($args{whole_config}) if defined $args{whole_config};
+
     my $config = $args{config} // default_locations();
     my $http = $args{http_config} // '';
     my $main = $args{main_config} // '';
@@ -481,7 +490,7 @@ sub start {
         @ENV{ keys %{ $self->{env} || {} } } = values %{ $self->{env} || {} };
         $self->checker_env;
         exec $self->checker_cmd, $NGINX, '-p', "$p/", '-c', 'conf/nginx.conf',
-             '-e', 'logs/error.log';
+             '-e', 'logs/error.log', $self->globals;
         die "exec $NGINX: $!";
     }
     $self->{pid} = $pid;
@@ -683,7 +692,8 @@ sub nginx_t {
         @ENV{ keys %$env } = values %$env;
         $self->checker_env(test => 1);
         exec $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
-             '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log";
+             '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log",
+             $self->globals(%args);
         die "exec: $!";
     }
     my $out = do { local $/; <$fh> } // '';
@@ -692,6 +702,14 @@ sub nginx_t {
     my $code = ($? & 127) ? 128 + ($? & 127) : $? >> 8;
 
     return ($code, $out . slurp("$p/logs/nginx-t-$n.log"));
+}
+
+
+# nginx's -g option for the "globals" argument (see new()), or nothing.
+sub globals {
+    my ($self, %args) = @_;
+    my $g = $args{globals} // $self->{globals};
+    return defined $g && length $g ? ('-g', $g) : ();
 }
 
 
