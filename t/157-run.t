@@ -94,7 +94,7 @@ sub mock_pids {
     my @pids;
     for my $cmdline (glob '/proc/[0-9]*/cmdline') {
         my $c = TursoMembers::Test::slurp($cmdline);
-        push @pids, $cmdline =~ m{(\d+)} if $c =~ /turso-mock\.js\0--port\0$mock\0/;
+        push @pids, $cmdline =~ m{(\d+)} if $c =~ /turso-mock\.js\x00--port\x00$mock\x00/;
     }
     return @pids;
 }
