@@ -38,11 +38,13 @@ src=$("$top/tools/nginx-source.sh" "$version")
 full=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$src/src/core/nginx.h")
 objs="$build/nginx-$full-bin"
 
-# nginx as a distribution would ship it: --with-compat and the usual modules
+# nginx as a distribution would ship it: --with-compat and the usual
+# modules; --with-debug for t/130-secrets.t (which reads the debug log)
 conf_args=(
     --prefix="$objs/prefix"
     --builddir="$objs"
     --with-compat
+    --with-debug
     --with-threads
     --with-http_ssl_module
     --with-http_v2_module
