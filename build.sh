@@ -8,7 +8,8 @@
 #                       for another nginx, from its source tree DIR
 #                       (configure --with-compat, make modules)
 #   ./build.sh test     build, then run the unit tests and the t/ suite
-#   ./build.sh run      build, then serve the gateway on 127.0.0.1:8080
+#   ./build.sh run      build, then serve the gateway on 127.0.0.1:8080 in
+#                       front of the Turso mock on 8081 (Ctrl-C stops both)
 #   ./build.sh test --asan [--nginx 1.22|1.26]
 #                       the suite under nginx built from source with
 #                       AddressSanitizer and UBSan (--valgrind: valgrind)
@@ -85,7 +86,11 @@ build() {
 # arguments go to configure.
 build_for_source() {
     local src version objs out stamp
-    src=$(cd "${1:?--nginx-src needs a directory}" && pwd) || exit 2
+    if [ ! -d "$1" ]; then
+        say "--nginx-src $1: no such directory"
+        exit 2
+    fi
+    src=$(cd "$1" && pwd)
     shift
     if [ ! -x "$src/configure" ] || [ ! -f "$src/src/core/nginx.h" ]; then
         say "$src is not an nginx source tree (no configure, src/core/nginx.h)"
