@@ -261,6 +261,7 @@ ngx_turso_members_init(ngx_conf_t *cf)
                   "ngx_turso_members/" NGX_TURSO_MEMBERS_VERSION);
 
     ngx_turso_members_route_init();
+    ngx_turso_members_upstream_init();
     ngx_turso_members_error_init();
 
     if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
@@ -364,8 +365,9 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 /*
  * A gateway location answers every error itself and sends its requests
  * nowhere but to its upstream: the error_page and post_action it would
- * inherit are dropped, its own are refused.  (nginx's core module merged
- * the location before: an inherited value is the parent's pointer.)
+ * inherit are dropped, its own are refused (nginx's core module merged
+ * the location before: an inherited value is the parent's pointer), and
+ * its content handler opens for validated requests only.
  */
 
 static char *
@@ -403,6 +405,19 @@ ngx_turso_members_merge_redirects(ngx_conf_t *cf,
 
     clcf->error_pages = NULL;
     ngx_str_null(&clcf->post_action);
+
+    /*
+     * The gateway's content handler goes in front of proxy_pass's.  An
+     * "if" block without a handler of its own runs its location's.
+     */
+
+    if (clcf->handler) {
+        conf->content_handler = clcf->handler;
+        clcf->handler = ngx_turso_members_upstream_handler;
+
+    } else {
+        conf->content_handler = prev->content_handler;
+    }
 
     return NGX_CONF_OK;
 }

@@ -13,8 +13,14 @@
  * builds the upstream request; before and after, r->headers_in holds the
  * client's headers.  So nothing else that reads or copies the request —
  * a mirror or any subrequest, an internal redirect, the logs — can see
- * the token.  ngx_turso_members_merge_loc_conf() refuses what could
- * redirect the request inside that call (error_page, post_action).
+ * the token.
+ *
+ * The gateway's content handler is the location's (set at configuration
+ * time, in front of proxy_pass's): it opens only for a request the
+ * gateway validated, so that a subrequest that clones the request (slice,
+ * a cache's background update) never goes upstream.  And nothing can
+ * redirect the request inside the call: ngx_turso_members_merge_loc_conf()
+ * takes error_page and post_action out of a gateway location.
  */
 
 
@@ -24,9 +30,8 @@
 #include "ngx_turso_members_module.h"
 
 
-static ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_turso_members_upstream_header(ngx_http_request_t *r,
-    ngx_list_t *list, ngx_str_t *key, ngx_str_t *value);
+static ngx_int_t ngx_turso_members_upstream_header(ngx_list_t *list,
+    ngx_table_elt_t *header, ngx_str_t *value);
 
 
 /* the client headers the upstream may see: none of them changes the request */
@@ -39,21 +44,41 @@ static ngx_str_t  ngx_turso_members_passed[] = {
 };
 
 
-/* the headers the gateway itself gives the upstream request */
+/* the headers the gateway itself gives the upstream request, hashed once */
 
-static ngx_str_t  ngx_turso_members_h_authorization =
-    ngx_string("Authorization");
-static ngx_str_t  ngx_turso_members_h_request_id = ngx_string("X-Request-Id");
-static ngx_str_t  ngx_turso_members_h_content_type =
-    ngx_string("Content-Type");
-static ngx_str_t  ngx_turso_members_h_json = ngx_string("application/json");
+static ngx_table_elt_t  ngx_turso_members_own[] = {
+    { .key = ngx_string("Authorization"),
+      .lowcase_key = (u_char *) "authorization" },
+    { .key = ngx_string("X-Request-Id"),
+      .lowcase_key = (u_char *) "x-request-id" },
+    { .key = ngx_string("Content-Type"),
+      .value = ngx_string("application/json"),
+      .lowcase_key = (u_char *) "content-type" }
+};
+
+#define NGX_TURSO_MEMBERS_OWN_AUTHORIZATION  0
+#define NGX_TURSO_MEMBERS_OWN_REQUEST_ID     1
+#define NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE   2
 
 
-/*
- * Called once the request is validated: makes the upstream request's
- * headers and puts the gateway's content handler in front of the
- * location's.
- */
+/* at configuration time */
+
+void
+ngx_turso_members_upstream_init(void)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    for (i = 0; i < sizeof(ngx_turso_members_own) / sizeof(ngx_table_elt_t);
+         i++)
+    {
+        h = &ngx_turso_members_own[i];
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    }
+}
+
+
+/* called once the request is validated: the upstream request's headers */
 
 ngx_int_t
 ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
@@ -91,8 +116,7 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
                 && ngx_strncasecmp(h[i].key.data, name->data, name->len)
                    == 0)
             {
-                if (ngx_turso_members_upstream_header(r, list, &h[i].key,
-                                                      &h[i].value)
+                if (ngx_turso_members_upstream_header(list, &h[i], NULL)
                     != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -103,22 +127,22 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_turso_members_upstream_header(r, list,
-                                          &ngx_turso_members_h_authorization,
-                                          authorization)
+    if (ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_AUTHORIZATION],
+                 authorization)
         != NGX_OK
-        || ngx_turso_members_upstream_header(r, list,
-                                             &ngx_turso_members_h_request_id,
-                                             &ctx->request_id)
+        || ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_REQUEST_ID],
+                 &ctx->request_id)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     if (ctx->route->body.fields
-        && ngx_turso_members_upstream_header(r, list,
-                                             &ngx_turso_members_h_content_type,
-                                             &ngx_turso_members_h_json)
+        && ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE],
+                 NULL)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -128,34 +152,33 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
 
     r->headers_in.upgrade = NULL;
 
-    if (r->content_handler) {
-        ctx->content_handler = r->content_handler;
-        r->content_handler = ngx_turso_members_upstream_handler;
-    }
-
     return NGX_OK;
 }
 
 
 /*
- * The location's content handler, run with the upstream request's
- * headers.  r->content_handler is reset by any internal redirect; a
- * subrequest that clones the request has no context of its own.
+ * The content handler of a gateway location: the location's own, run
+ * with the upstream request's headers, for a request the gateway
+ * validated; nothing for any other.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_turso_members_upstream_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_list_t                client;
-    ngx_turso_members_ctx_t  *ctx;
+    ngx_int_t                      rc;
+    ngx_list_t                     client;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || ctx->content_handler == NULL || r != r->main) {
+    if (ctx == NULL || ctx->upstream_headers.nalloc == 0 || r != r->main
+        || tlcf->content_handler == NULL)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "turso_members: a request the gateway did not "
-                      "validate reached its upstream");
+                      "validate reached its upstream: refused");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -166,22 +189,23 @@ ngx_turso_members_upstream_handler(ngx_http_request_t *r)
     client = r->headers_in.headers;
     r->headers_in.headers = ctx->upstream_headers;
 
-    rc = ctx->content_handler(r);
+    rc = tlcf->content_handler(r);
 
     r->headers_in.headers = client;
 
     /* the upstream request is built: nothing may build another one */
 
     ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
-    ctx->content_handler = NULL;
 
     return rc;
 }
 
 
+/* a header of the list: a client's, or one of the gateway's with a value */
+
 static ngx_int_t
-ngx_turso_members_upstream_header(ngx_http_request_t *r, ngx_list_t *list,
-    ngx_str_t *key, ngx_str_t *value)
+ngx_turso_members_upstream_header(ngx_list_t *list, ngx_table_elt_t *header,
+    ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -192,14 +216,12 @@ ngx_turso_members_upstream_header(ngx_http_request_t *r, ngx_list_t *list,
 
     /* nginx only reads a request header's names: static memory will do */
 
-    h->key = *key;
-    h->value = *value;
-    h->lowcase_key = ngx_pnalloc(r->pool, key->len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
+    *h = *header;
+
+    if (value) {
+        h->value = *value;
     }
 
-    h->hash = ngx_hash_strlow(h->lowcase_key, key->data, key->len);
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
