@@ -52,6 +52,7 @@ conf_args=(
     --with-http_auth_request_module
     --with-http_sub_module
     --with-http_addition_module
+    --with-http_slice_module
     --with-http_stub_status_module
 )
 stamp=$(printf '%s\n' "$src" "${conf_args[@]}" | sha256sum | cut -c1-16)
