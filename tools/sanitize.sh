@@ -149,7 +149,13 @@ chmod 0755 "$top" "$top/t" "$build"
 # folder they cannot enter
 reports=$(mktemp -d "${TMPDIR:-/tmp}/turso-members-reports.XXXXXX")
 chmod 1777 "$reports"
-trap 'rm -rf "$reports"' EXIT
+# the suppression files too: LeakSanitizer reads them in each worker when
+# it exits, as nobody
+supp=$(mktemp -d "${TMPDIR:-/tmp}/turso-members-supp.XXXXXX")
+cp "$top"/tools/*.supp "$supp/"
+chmod 0755 "$supp"
+chmod 0644 "$supp"/*.supp
+trap 'rm -rf "$reports" "$supp"' EXIT
 
 export TEST_NGINX_BINARY="$objs/nginx"
 export TEST_NGINX_STATIC=1
@@ -169,13 +175,13 @@ case "$mode" in
         # halt_on_error=0: only the recoverable checks (nonnull-attribute,
         # alignment) go on after a report; everything else aborts
         ubsan=print_stacktrace=1:halt_on_error=0:exitcode=86
-        ubsan=$ubsan:suppressions=$top/tools/ubsan.supp
+        ubsan=$ubsan:suppressions=$supp/ubsan.supp
         export UBSAN_OPTIONS="$ubsan:log_path=$reports/ubsan"
-        export LSAN_OPTIONS="suppressions=$top/tools/lsan.supp:print_suppressions=0"
+        export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
         ;;
     valgrind)
         export TEST_NGINX_VALGRIND=1
-        export TEST_NGINX_VALGRIND_OPTS="--suppressions=$top/tools/valgrind.supp ${TEST_NGINX_VALGRIND_OPTS:-}"
+        export TEST_NGINX_VALGRIND_OPTS="--suppressions=$supp/valgrind.supp ${TEST_NGINX_VALGRIND_OPTS:-}"
         export TEST_NGINX_TIMEOUT_FACTOR=${TEST_NGINX_TIMEOUT_FACTOR:-10}
         ;;
 esac
