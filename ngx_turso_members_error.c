@@ -74,6 +74,9 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
                            "the Turso API is rate limiting the gateway"),
     ngx_turso_members_code("upstream_unauthorized", 502,
                            "the gateway's Turso API token was refused"),
+    ngx_turso_members_code("upstream_forbidden", 502,
+                           "the gateway's Turso API token has no rights on "
+                           "organization %o"),
     ngx_turso_members_code("upstream_error", 502,
                            "the Turso API failed"),
     ngx_turso_members_code("upstream_unavailable", 502,
@@ -479,9 +482,13 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
     case NGX_HTTP_NOT_FOUND:
         break;
 
+    /* the token itself refused; a token without rights there */
+
     case NGX_HTTP_UNAUTHORIZED:
-    case NGX_HTTP_FORBIDDEN:
         return NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED;
+
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_TURSO_MEMBERS_UPSTREAM_FORBIDDEN;
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
         return NGX_TURSO_MEMBERS_RATE_LIMITED;

@@ -130,6 +130,27 @@ ngx_turso_members_handler(ngx_http_request_t *r)
         return ngx_turso_members_reject(r, ctx, code, NULL);
     }
 
+    /* no token for the organization: refused whatever the mode */
+
+    ctx->token = ngx_turso_members_token_find(r, tlcf, &ctx->org);
+
+    if (ctx->token == NULL) {
+        ctx->message.data = ngx_pnalloc(r->pool, ctx->org.len
+                   + sizeof("the gateway holds no token for organization "));
+        if (ctx->message.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->message.len = ngx_sprintf(ctx->message.data,
+                                       "the gateway holds no token for "
+                                       "organization %V", &ctx->org)
+                           - ctx->message.data;
+
+        return ngx_turso_members_reject(r, ctx,
+                                    NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED,
+                                    NULL);
+    }
+
     if (ctx->route->body.fields == 0) {
 
         if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
@@ -556,10 +577,7 @@ ngx_turso_members_set_body(ngx_http_request_t *r, ngx_buf_t *b,
 static ngx_int_t
 ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
 {
-    ngx_str_t                      json;
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    ngx_str_t  json;
 
     if (ngx_turso_members_route_upstream_uri(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -574,7 +592,7 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
     if (ngx_turso_members_set_header(r, &r->headers_in.authorization,
                                      NGX_TURSO_MEMBERS_HEADER_AUTHORIZATION,
                                      ngx_turso_members_token_get(r,
-                                                                 tlcf->token))
+                                                                 ctx->token))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -58,14 +58,14 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       NULL },
 
     { ngx_string("turso_members_token_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_turso_members_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("turso_members_token_env"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_turso_members_token_env,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -287,6 +287,7 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->token = NULL;
+     *     conf->tokens = NULL;
      *     conf->default_role = NULL;
      *     conf->roles = { 0, 0, NULL, NULL };
      *     conf->operations = { 0, 0, NULL, NULL };
@@ -316,8 +317,11 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
 
-    if (conf->token == NULL) {
+    /* a level with any token replaces the outer level's whole set */
+
+    if (conf->token == NULL && conf->tokens == NULL) {
         conf->token = prev->token;
+        conf->tokens = prev->tokens;
     }
 
     if (conf->default_role == NULL) {
@@ -337,7 +341,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->organizations = prev->organizations;
     }
 
-    if (conf->enable && conf->token == NULL) {
+    if (conf->enable && conf->token == NULL && conf->tokens == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"turso_members\" is on but no Turso API token "
                            "is configured: use \"turso_members_token_file\" "
@@ -485,20 +489,22 @@ static ngx_int_t
 ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_turso_members_loc_conf_t  *tlcf;
+    ngx_turso_members_ctx_t  *ctx;
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    /* the token the request was (or would have been) forwarded with */
 
-    if (tlcf->token == NULL || tlcf->token->id.len == 0) {
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->token == NULL || ctx->token->id.len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = tlcf->token->id.len;
+    v->len = ctx->token->id.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = tlcf->token->id.data;
+    v->data = ctx->token->id.data;
 
     return NGX_OK;
 }

@@ -65,6 +65,7 @@ typedef enum {
     NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
     NGX_TURSO_MEMBERS_RATE_LIMITED,
     NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED,
+    NGX_TURSO_MEMBERS_UPSTREAM_FORBIDDEN,
     NGX_TURSO_MEMBERS_UPSTREAM_ERROR,
     NGX_TURSO_MEMBERS_UPSTREAM_UNAVAILABLE,
     NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT,
@@ -116,6 +117,8 @@ typedef struct {
     ngx_str_t                       authorization;  /* "Bearer <token>" */
     ngx_str_t                       id;             /* 12 hex digits */
     ngx_str_t                       source;         /* file or variable */
+    ngx_str_t                       organization;   /* empty: the default */
+    ngx_str_t                       label;          /* ends its messages */
     ngx_msec_t                      refresh;
     ngx_msec_t                      next_check;
     ngx_file_uniq_t                 uniq;
@@ -142,7 +145,8 @@ typedef struct {
     ngx_flag_t                      enable;
     ngx_uint_t                      mode;
     ngx_uint_t                      error_format;
-    ngx_turso_members_token_t      *token;
+    ngx_turso_members_token_t      *token;    /* the default */
+    ngx_array_t                    *tokens;   /* the organizations' own */
     const char                     *default_role;
     ngx_turso_members_list_t        roles;
     ngx_turso_members_list_t        operations;
@@ -159,6 +163,7 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
+    ngx_turso_members_token_t      *token;       /* the one forwarded with */
     ngx_table_elt_t                *id_header;   /* the client's last */
     ngx_uint_t                      id_headers;  /* the client's count */
     const char                     *role;
@@ -250,8 +255,13 @@ char *ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_turso_members_token_t *ngx_turso_members_token_find(ngx_http_request_t *r,
+    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *org);
 ngx_str_t *ngx_turso_members_token_get(ngx_http_request_t *r,
     ngx_turso_members_token_t *t);
+void ngx_turso_members_token_mask(ngx_pool_t *pool,
+    ngx_turso_members_loc_conf_t *tlcf, u_char *buf, size_t len,
+    size_t scan);
 
 
 extern ngx_module_t  ngx_turso_members_module;
