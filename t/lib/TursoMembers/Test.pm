@@ -290,6 +290,13 @@ sub mock_script {
     mock_http('POST', '/__mock/script', $JSON->encode($list));
 }
 
+# The tokens the mock takes: { token => organization slug or '*' } (see
+# t/mock/turso-mock.js); kept across mock_reset.
+sub mock_tokens {
+    my ($self, $map) = @_;
+    mock_http('POST', '/__mock/tokens', $JSON->encode($map));
+}
+
 # Every request the mock received since the last reset, oldest first: each
 # { method, url, headers => {lowercased => value}, rawHeaders, body,
 #   body_base64, body_length, http_version }.
@@ -645,7 +652,8 @@ sub checker_problems {
 
 # Runs "nginx -t" on a config: a full nginx.conf (if it has an "http {"
 # block) or anything new() takes as config.  Returns (exit code, output:
-# stderr and the start-up error log).
+# stderr and the start-up error log).  With timeout => secs, an nginx -t
+# still running then is killed (exit code 137).
 sub nginx_t {
     my ($self, $config, %args) = @_;
 
@@ -664,7 +672,11 @@ sub nginx_t {
         open STDERR, '>&', \*STDOUT or die;
         @ENV{ keys %$env } = values %$env;
         $self->checker_env(test => 1);
-        exec $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
+        my @timeout = $args{timeout}
+                      ? ('timeout', '-s', 'KILL',
+                         $args{timeout} * $TIMEOUT_FACTOR)
+                      : ();
+        exec @timeout, $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
              '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log";
         die "exec: $!";
     }
