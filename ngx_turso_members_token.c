@@ -354,6 +354,16 @@ ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
                        NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         *err = ngx_errno;
+
+        /* a socket cannot be opened at all: say what it is */
+
+        if (ngx_file_info(path->data, fi) != NGX_FILE_ERROR
+            && !ngx_is_file(fi))
+        {
+            *err = 0;
+            return ngx_turso_members_token_type(fi);
+        }
+
         return "cannot be opened";
     }
 
