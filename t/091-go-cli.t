@@ -195,7 +195,7 @@ subtest 'every gateway error is an error the CLI can print' => sub {
     cli_error cli(GET => "$ORG/members"), 502, 'upstream_unauthorized', '401';
     cli_error cli(GET => "$ORG/members"), 429, 'rate_limited', '429';
     cli_error cli(POST => "$ORG/members", '{"username":"bob","role":"admin"}'),
-              502, 'upstream_unauthorized', '403';
+              502, 'upstream_forbidden', '403';
     cli_error cli(GET => "$ORG/databases"), 404, 'route_not_supported',
               'a route the gateway does not serve';
     cli_error cli(GET => '/v1/organizations/ghost/members'), 404,
