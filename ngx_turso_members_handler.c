@@ -45,6 +45,8 @@ static ngx_turso_members_header_t  ngx_turso_members_headers[] = {
 
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
+static ngx_int_t ngx_turso_members_no_token(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_resume(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static void ngx_turso_members_body_handler(ngx_http_request_t *r);
@@ -135,20 +137,7 @@ ngx_turso_members_handler(ngx_http_request_t *r)
     ctx->token = ngx_turso_members_token_find(r, tlcf, &ctx->org);
 
     if (ctx->token == NULL) {
-        ctx->message.data = ngx_pnalloc(r->pool, ctx->org.len
-                   + sizeof("the gateway holds no token for organization "));
-        if (ctx->message.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->message.len = ngx_sprintf(ctx->message.data,
-                                       "the gateway holds no token for "
-                                       "organization %V", &ctx->org)
-                           - ctx->message.data;
-
-        return ngx_turso_members_reject(r, ctx,
-                                    NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED,
-                                    NULL);
+        return ngx_turso_members_no_token(r, ctx);
     }
 
     if (ctx->route->body.fields == 0) {
@@ -196,6 +185,30 @@ ngx_turso_members_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/* an organization the location holds no token for, and no default */
+
+static ngx_int_t
+ngx_turso_members_no_token(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, sizeof("the gateway holds no token for "
+                                    "organization ") - 1 + ctx->org.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->message.data = p;
+    ctx->message.len = ngx_sprintf(p, "the gateway holds no token for "
+                                   "organization %V", &ctx->org) - p;
+
+    return ngx_turso_members_reject(r, ctx,
+                                    NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED,
+                                    NULL);
 }
 
 
