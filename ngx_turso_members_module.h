@@ -115,6 +115,10 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                       authorization;  /* "Bearer <token>" */
+    uint64_t                       *windows;        /* its 8-byte runs */
+    size_t                          nwindows;       /* sorted, for logs */
+    u_char                         *mem;            /* both, one block */
+    size_t                          mem_size;
     ngx_str_t                       id;             /* 12 hex digits */
     ngx_str_t                       source;         /* file or variable */
     ngx_str_t                       organization;   /* empty: the default */

@@ -22,7 +22,7 @@
 /* a token file is small: a Turso token is well under 1 KiB */
 #define NGX_TURSO_MEMBERS_TOKEN_MAX  8192
 
-/* a run of this many bytes of a token is masked in a log line */
+/* a run of this many bytes of a token is masked in a log line: a uint64_t */
 #define NGX_TURSO_MEMBERS_TOKEN_RUN  8
 
 
@@ -38,6 +38,8 @@ static ngx_int_t ngx_turso_members_token_set(ngx_turso_members_token_t *t,
     u_char *data, size_t len, ngx_pool_t *pool);
 static void ngx_turso_members_token_refresh(ngx_log_t *log,
     ngx_turso_members_token_t *t);
+static int ngx_libc_cdecl ngx_turso_members_token_window_cmp(const void *a,
+    const void *b);
 static void ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t,
     u_char *buf, size_t len, u_char *mask, size_t scan);
 static void ngx_turso_members_token_cleanup(void *data);
@@ -459,9 +461,12 @@ ngx_turso_members_token_check(u_char *data, size_t *len)
 
 
 /*
- * Stores "Bearer <token>" and the token's id: the first 12 hex digits of
- * its SHA-256, which tell operators which token served a request without
- * revealing it.  From the pool at load time, from the heap on refresh.
+ * Stores "Bearer <token>", the token's id — the first 12 hex digits of its
+ * SHA-256, which tell operators which token served a request without
+ * revealing it — and every run of 8 bytes of the token, sorted, against
+ * which log lines are checked (ngx_turso_members_token_mask()).  In one
+ * block, zeroed when replaced: from the pool at load time, from the heap
+ * on refresh.
  */
 
 static ngx_int_t
@@ -469,31 +474,53 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     size_t len, ngx_pool_t *pool)
 {
     u_char        *p, md[EVP_MAX_MD_SIZE];
-    size_t         size;
+    size_t         size, nw, i;
+    uint64_t      *w;
     unsigned int   mdlen;
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
         return NGX_ERROR;
     }
 
-    size = sizeof("Bearer ") - 1 + len;
+    nw = (len >= NGX_TURSO_MEMBERS_TOKEN_RUN)
+         ? len - NGX_TURSO_MEMBERS_TOKEN_RUN + 1 : 0;
 
-    p = pool ? ngx_pnalloc(pool, size) : ngx_alloc(size, ngx_cycle->log);
+    size = nw * sizeof(uint64_t) + sizeof("Bearer ") - 1 + len;
+
+    /* aligned: the runs come first */
+
+    p = pool ? ngx_palloc(pool, size) : ngx_alloc(size, ngx_cycle->log);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (t->authorization.data) {
-        ngx_explicit_memzero(t->authorization.data, t->authorization.len);
+    if (t->mem) {
+        ngx_explicit_memzero(t->mem, t->mem_size);
 
         if (t->heap) {
-            ngx_free(t->authorization.data);
+            ngx_free(t->mem);
         }
     }
 
-    t->authorization.data = p;
-    t->authorization.len = size;
+    t->mem = p;
+    t->mem_size = size;
     t->heap = pool ? 0 : 1;
+
+    w = (uint64_t *) p;
+
+    for (i = 0; i < nw; i++) {
+        ngx_memcpy(&w[i], data + i, sizeof(uint64_t));
+    }
+
+    ngx_qsort(w, nw, sizeof(uint64_t), ngx_turso_members_token_window_cmp);
+
+    t->windows = w;
+    t->nwindows = nw;
+
+    p += nw * sizeof(uint64_t);
+
+    t->authorization.data = p;
+    t->authorization.len = sizeof("Bearer ") - 1 + len;
 
     p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, data, len);
@@ -505,6 +532,18 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     ngx_explicit_memzero(md, sizeof(md));
 
     return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_turso_members_token_window_cmp(const void *a, const void *b)
+{
+    uint64_t  x, y;
+
+    x = *(const uint64_t *) a;
+    y = *(const uint64_t *) b;
+
+    return (x < y) ? -1 : (x > y);
 }
 
 
@@ -658,12 +697,19 @@ ngx_turso_members_token_mask(ngx_pool_t *pool,
 }
 
 
+/*
+ * Marks the runs of one token: each 8 bytes of the text looked up among
+ * the token's sorted runs (a run of n > 8 bytes is n - 7 such runs, whose
+ * marks join up); a token shorter than 8 bytes is looked for whole.
+ */
+
 static void
 ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
     size_t len, u_char *mask, size_t scan)
 {
-    u_char  *token;
-    size_t   tlen, run, i, j, n;
+    u_char    *token;
+    size_t     tlen, i, lo, hi, mid;
+    uint64_t   v;
 
     if (t->authorization.len <= sizeof("Bearer ") - 1) {
         return;
@@ -672,27 +718,37 @@ ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
     token = t->authorization.data + sizeof("Bearer ") - 1;
     tlen = t->authorization.len - (sizeof("Bearer ") - 1);
 
-    run = ngx_min(tlen, NGX_TURSO_MEMBERS_TOKEN_RUN);
+    if (tlen < NGX_TURSO_MEMBERS_TOKEN_RUN) {
 
-    /* for each place in the text, each place in the token it could be */
-
-    for (i = 0; i < scan && i + run <= len; i++) {
-
-        for (j = 0; j + run <= tlen; j++) {
-
-            if (buf[i] != token[j]
-                || ngx_memcmp(buf + i, token + j, run) != 0)
-            {
-                continue;
+        for (i = 0; i < scan && i + tlen <= len; i++) {
+            if (ngx_memcmp(buf + i, token, tlen) == 0) {
+                ngx_memset(mask + i, 1, tlen);
             }
+        }
 
-            for (n = run; i + n < len && j + n < tlen; n++) {
-                if (buf[i + n] != token[j + n]) {
-                    break;
-                }
+        return;
+    }
+
+    for (i = 0; i < scan && i + NGX_TURSO_MEMBERS_TOKEN_RUN <= len; i++) {
+
+        ngx_memcpy(&v, buf + i, sizeof(uint64_t));
+
+        lo = 0;
+        hi = t->nwindows;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (t->windows[mid] < v) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
             }
+        }
 
-            ngx_memset(mask + i, 1, n);
+        if (lo < t->nwindows && t->windows[lo] == v) {
+            ngx_memset(mask + i, 1, NGX_TURSO_MEMBERS_TOKEN_RUN);
         }
     }
 }
@@ -705,15 +761,18 @@ ngx_turso_members_token_cleanup(void *data)
 {
     ngx_turso_members_token_t  *t = data;
 
-    if (t->authorization.data == NULL) {
+    if (t->mem == NULL) {
         return;
     }
 
-    ngx_explicit_memzero(t->authorization.data, t->authorization.len);
+    ngx_explicit_memzero(t->mem, t->mem_size);
 
     if (t->heap) {
-        ngx_free(t->authorization.data);
+        ngx_free(t->mem);
     }
 
+    t->mem = NULL;
+    t->windows = NULL;
+    t->nwindows = 0;
     ngx_str_null(&t->authorization);
 }
