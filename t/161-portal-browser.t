@@ -78,10 +78,12 @@ print $fh encode_json({
     org        => 'acme',
     chromium   => $CHROMIUM,
     screenshot => $t->prefix . '/logs/portal.png',
+    timeout_factor => $TursoMembers::Test::TIMEOUT_FACTOR,
 });
 close $fh;
 
-my $out = `timeout 120 node '$NODE_DIR/portal.mjs' '$plan' 2>&1`;
+my $limit = int(120 * $TursoMembers::Test::TIMEOUT_FACTOR);
+my $out = `timeout $limit node '$NODE_DIR/portal.mjs' '$plan' 2>&1`;
 my $res = eval { decode_json((grep { /^\{/ } split /\n/, $out)[-1] // '') };
 
 unless (ref $res eq 'HASH' && ref $res->{steps} eq 'ARRAY') {
