@@ -113,6 +113,31 @@ subtest 'a preflight on every route and method: 204, never proxied' => sub {
     $t->nothing_upstream;
 };
 
+subtest 'over HTTP/2' => sub {
+    $t->mock_reset;
+    my $r = $t->h2_request(method => 'OPTIONS',
+                           path => '/v1/organizations/acme/members/bob',
+                           headers => ["Origin: $PORTAL",
+                                       'Access-Control-Request-Method: PATCH']);
+    is $r->{status}, 204, 'a preflight: 204';
+    is $r->{headers}{'access-control-allow-methods'},
+       'POST, GET, PATCH, DELETE', 'the methods';
+    is $r->{headers}{'access-control-allow-origin'}, $PORTAL, 'the origin';
+
+    $r = $t->h2_request(method => 'PATCH',
+                        path => '/v1/organizations/acme/members/carol',
+                        headers => ["Origin: $PORTAL",
+                                    'Content-Type: application/json'],
+                        body => '{"role":"viewer"}');
+    is $r->{status}, 200, 'the actual request';
+    is $r->{headers}{'access-control-allow-origin'}, $PORTAL, 'the origin';
+
+    $r = $t->h2_request(path => ADD_MEMBER, headers => ["Origin: $OTHER"]);
+    is $r->{status}, 403, 'an origin not listed';
+    ok !$r->{headers}{'access-control-allow-origin'}, 'no CORS header';
+    is scalar @{ $t->upstream_requests }, 1, 'only the PATCH upstream';
+};
+
 subtest 'a preflight for a method the path does not take: 405' => sub {
     $t->mock_reset;
     for my $case (['/v1/organizations/acme/members', 'DELETE'],
