@@ -232,14 +232,12 @@ ngx_turso_members_cors_access(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
+        ctx = ngx_turso_members_ctx_create(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         ctx->status = NGX_DONE;
-
-        ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
     }
 
     if (rc == NGX_DECLINED) {

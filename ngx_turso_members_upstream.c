@@ -1,0 +1,208 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The hand-off to the upstream request: the only place where the token
+ * meets a request.
+ *
+ * The upstream gets a list of headers the gateway made: the token, the
+ * canonical body's Content-Type, the request id and the few client headers
+ * that cannot change how the upstream reads the request.  That list takes
+ * the place of the client's in r->headers_in only while the location's
+ * content handler (proxy_pass) runs, which is when the proxy module
+ * builds the upstream request; before and after, r->headers_in holds the
+ * client's headers.  So nothing else that reads or copies the request —
+ * a mirror or any subrequest, an internal redirect, the logs — can see
+ * the token.  ngx_turso_members_merge_loc_conf() refuses what could
+ * redirect the request inside that call (error_page, post_action).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_turso_members_upstream_header(ngx_http_request_t *r,
+    ngx_list_t *list, ngx_str_t *key, ngx_str_t *value);
+
+
+/* the client headers the upstream may see: none of them changes the request */
+
+static ngx_str_t  ngx_turso_members_passed[] = {
+    ngx_string("Accept"),
+    ngx_string("Accept-Language"),
+    ngx_string("User-Agent"),
+    ngx_null_string
+};
+
+
+/* the headers the gateway itself gives the upstream request */
+
+static ngx_str_t  ngx_turso_members_h_authorization =
+    ngx_string("Authorization");
+static ngx_str_t  ngx_turso_members_h_request_id = ngx_string("X-Request-Id");
+static ngx_str_t  ngx_turso_members_h_content_type =
+    ngx_string("Content-Type");
+static ngx_str_t  ngx_turso_members_h_json = ngx_string("application/json");
+
+
+/*
+ * Called once the request is validated: makes the upstream request's
+ * headers and puts the gateway's content handler in front of the
+ * location's.
+ */
+
+ngx_int_t
+ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization)
+{
+    ngx_str_t        *name;
+    ngx_uint_t        i;
+    ngx_list_t       *list;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    list = &ctx->upstream_headers;
+
+    if (ngx_list_init(list, r->pool, 8, sizeof(ngx_table_elt_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (name = ngx_turso_members_passed; name->len; name++) {
+            if (h[i].key.len == name->len
+                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
+                   == 0)
+            {
+                if (ngx_turso_members_upstream_header(r, list, &h[i].key,
+                                                      &h[i].value)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                break;
+            }
+        }
+    }
+
+    if (ngx_turso_members_upstream_header(r, list,
+                                          &ngx_turso_members_h_authorization,
+                                          authorization)
+        != NGX_OK
+        || ngx_turso_members_upstream_header(r, list,
+                                             &ngx_turso_members_h_request_id,
+                                             &ctx->request_id)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->route->body.fields
+        && ngx_turso_members_upstream_header(r, list,
+                                             &ngx_turso_members_h_content_type,
+                                             &ngx_turso_members_h_json)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the client's Upgrade would turn an upstream's 101 into a tunnel */
+
+    r->headers_in.upgrade = NULL;
+
+    if (r->content_handler) {
+        ctx->content_handler = r->content_handler;
+        r->content_handler = ngx_turso_members_upstream_handler;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The location's content handler, run with the upstream request's
+ * headers.  r->content_handler is reset by any internal redirect; a
+ * subrequest that clones the request has no context of its own.
+ */
+
+static ngx_int_t
+ngx_turso_members_upstream_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_list_t                client;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->content_handler == NULL || r != r->main) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: a request the gateway did not "
+                      "validate reached its upstream");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members upstream request with the gateway's "
+                   "headers");
+
+    client = r->headers_in.headers;
+    r->headers_in.headers = ctx->upstream_headers;
+
+    rc = ctx->content_handler(r);
+
+    r->headers_in.headers = client;
+
+    /* the upstream request is built: nothing may build another one */
+
+    ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
+    ctx->content_handler = NULL;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_turso_members_upstream_header(ngx_http_request_t *r, ngx_list_t *list,
+    ngx_str_t *key, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(list);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nginx only reads a request header's names: static memory will do */
+
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = ngx_pnalloc(r->pool, key->len);
+    if (h->lowcase_key == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, key->data, key->len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
