@@ -153,7 +153,14 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
             }
         }
 
-        r->upstream->keepalive = 0;
+        /*
+         * read as an answer with an empty body (the proxy module reads
+         * the length after this filter), on a connection then closed
+         */
+
+        r->upstream->headers_in.content_length_n = 0;
+        r->upstream->headers_in.chunked = 0;
+        r->upstream->headers_in.connection_close = 1;
 
         ngx_turso_members_clear_headers(r);
 

@@ -376,8 +376,9 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 /*
  * A gateway location answers every error itself and sends its requests
  * nowhere but to its upstream: the error_page and post_action it would
- * inherit are dropped, its own are refused.  (nginx's core module merged
- * the location before: an inherited value is the parent's pointer.)
+ * inherit are dropped, its own are refused (nginx's core module merged
+ * the location before: an inherited value is the parent's pointer), and
+ * its content handler opens for validated requests only.
  */
 
 static char *
@@ -415,6 +416,19 @@ ngx_turso_members_merge_redirects(ngx_conf_t *cf,
 
     clcf->error_pages = NULL;
     ngx_str_null(&clcf->post_action);
+
+    /*
+     * The gateway's content handler goes in front of proxy_pass's.  An
+     * "if" block without a handler of its own runs its location's.
+     */
+
+    if (clcf->handler) {
+        conf->content_handler = clcf->handler;
+        clcf->handler = ngx_turso_members_upstream_handler;
+
+    } else {
+        conf->content_handler = prev->content_handler;
+    }
 
     return NGX_CONF_OK;
 }

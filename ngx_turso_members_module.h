@@ -155,6 +155,9 @@ typedef struct {
     /* the location's error_page and post_action, before the gateway's merge */
     ngx_array_t                    *error_pages;
     u_char                         *post_action;
+
+    /* the location's own content handler (proxy_pass), behind the gateway's */
+    ngx_http_handler_pt             content_handler;
 } ngx_turso_members_loc_conf_t;
 
 
@@ -181,7 +184,6 @@ typedef struct {
      * (ngx_turso_members_upstream.c)
      */
     ngx_list_t                      upstream_headers;
-    ngx_http_handler_pt             content_handler;
 
     u_char                          id[32];      /* the gateway's id */
 
@@ -244,6 +246,7 @@ void *ngx_turso_members_palloc(void *pool, size_t size);
 /* ngx_turso_members_upstream.c */
 ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
+ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
 
 /* ngx_turso_members_filter.c */
 ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);

@@ -13,8 +13,14 @@
  * builds the upstream request; before and after, r->headers_in holds the
  * client's headers.  So nothing else that reads or copies the request —
  * a mirror or any subrequest, an internal redirect, the logs — can see
- * the token.  ngx_turso_members_merge_loc_conf() refuses what could
- * redirect the request inside that call (error_page, post_action).
+ * the token.
+ *
+ * The gateway's content handler is the location's (set at configuration
+ * time, in front of proxy_pass's): it opens only for a request the
+ * gateway validated, so that a subrequest that clones the request (slice,
+ * a cache's background update) never goes upstream.  And nothing can
+ * redirect the request inside the call: ngx_turso_members_merge_loc_conf()
+ * takes error_page and post_action out of a gateway location.
  */
 
 
@@ -24,7 +30,6 @@
 #include "ngx_turso_members_module.h"
 
 
-static ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_upstream_header(ngx_http_request_t *r,
     ngx_list_t *list, ngx_str_t *key, ngx_str_t *value);
 
@@ -49,11 +54,7 @@ static ngx_str_t  ngx_turso_members_h_content_type =
 static ngx_str_t  ngx_turso_members_h_json = ngx_string("application/json");
 
 
-/*
- * Called once the request is validated: makes the upstream request's
- * headers and puts the gateway's content handler in front of the
- * location's.
- */
+/* called once the request is validated: the upstream request's headers */
 
 ngx_int_t
 ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
@@ -128,34 +129,33 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
 
     r->headers_in.upgrade = NULL;
 
-    if (r->content_handler) {
-        ctx->content_handler = r->content_handler;
-        r->content_handler = ngx_turso_members_upstream_handler;
-    }
-
     return NGX_OK;
 }
 
 
 /*
- * The location's content handler, run with the upstream request's
- * headers.  r->content_handler is reset by any internal redirect; a
- * subrequest that clones the request has no context of its own.
+ * The content handler of a gateway location: the location's own, run
+ * with the upstream request's headers, for a request the gateway
+ * validated; nothing for any other.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_turso_members_upstream_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_list_t                client;
-    ngx_turso_members_ctx_t  *ctx;
+    ngx_int_t                      rc;
+    ngx_list_t                     client;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || ctx->content_handler == NULL || r != r->main) {
+    if (ctx == NULL || ctx->upstream_headers.nalloc == 0 || r != r->main
+        || tlcf->content_handler == NULL)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "turso_members: a request the gateway did not "
-                      "validate reached its upstream");
+                      "validate reached its upstream: refused");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -166,14 +166,13 @@ ngx_turso_members_upstream_handler(ngx_http_request_t *r)
     client = r->headers_in.headers;
     r->headers_in.headers = ctx->upstream_headers;
 
-    rc = ctx->content_handler(r);
+    rc = tlcf->content_handler(r);
 
     r->headers_in.headers = client;
 
     /* the upstream request is built: nothing may build another one */
 
     ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
-    ctx->content_handler = NULL;
 
     return rc;
 }
