@@ -2,7 +2,7 @@
 /*
  * Drives the example portal (examples/portal/index.html) in headless
  * Chromium (Debian's chromium, through playwright-core pinned in
- * package.json) for t/161-portal-browser.t.
+ * package.json) for t/166-portal-browser.t.
  *
  *   node t/node/portal.mjs PLAN.json
  *
