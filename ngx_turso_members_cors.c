@@ -19,6 +19,15 @@
 /* how long a browser may cache a preflight; Chromium caps it at 7200 */
 #define NGX_TURSO_MEMBERS_CORS_MAX_AGE  "600"
 
+/*
+ * Indexes in the headers below: those of every answer to a listed origin
+ * come first, up to Vary (which every answer gets), then a preflight's
+ */
+#define NGX_TURSO_MEMBERS_CORS_ALLOW_ORIGIN    0
+#define NGX_TURSO_MEMBERS_CORS_VARY            3
+#define NGX_TURSO_MEMBERS_CORS_ALLOW_METHODS   4
+#define NGX_TURSO_MEMBERS_CORS_MAX_HEADERS     7
+
 
 static ngx_int_t ngx_turso_members_cors_access(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_cors_preflight(ngx_http_request_t *r,
@@ -65,11 +74,6 @@ static ngx_str_t  ngx_turso_members_cors_values[] = {
     ngx_string("Content-Type, Authorization, X-Request-Id"),
     ngx_string(NGX_TURSO_MEMBERS_CORS_MAX_AGE)
 };
-
-#define NGX_TURSO_MEMBERS_CORS_ALLOW_ORIGIN    0
-#define NGX_TURSO_MEMBERS_CORS_VARY            3
-#define NGX_TURSO_MEMBERS_CORS_ALLOW_METHODS   4
-#define NGX_TURSO_MEMBERS_CORS_MAX_HEADERS     7
 
 
 /*
