@@ -420,23 +420,34 @@ ngx_turso_members_cors_origin(ngx_http_request_t *r,
     ngx_uint_t                 i;
     ngx_http_complex_value_t  *cv;
 
-    if (!ngx_turso_members_cors_valid(origin)) {
-        /* "null" (a sandboxed page, a file) or no origin at all */
-        return NGX_DECLINED;
-    }
-
     cv = tlcf->cors_origins->elts;
 
     for (i = 0; i < tlcf->cors_origins->nelts; i++) {
 
         if (cv[i].lengths == NULL) {
-            value = cv[i].value;
 
-        } else if (ngx_http_complex_value(r, &cv[i], &value) != NGX_OK) {
+            /* one origin, checked at configuration time */
+
+            if (cv[i].value.len == origin->len
+                && ngx_strncasecmp(cv[i].value.data, origin->data,
+                                   origin->len)
+                   == 0)
+            {
+                return NGX_OK;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_complex_value(r, &cv[i], &value) != NGX_OK) {
             return NGX_ERROR;
         }
 
-        if (ngx_turso_members_cors_listed(&value, origin)) {
+        /* a variable's value may hold anything: "null", "*" never match */
+
+        if (ngx_turso_members_cors_listed(&value, origin)
+            && ngx_turso_members_cors_valid(origin))
+        {
             return NGX_OK;
         }
     }
@@ -451,8 +462,7 @@ ngx_turso_members_cors_origin(ngx_http_request_t *r,
 /*
  * Whether an origin is one of a list separated by spaces or commas.
  * Scheme and host compare without case (browsers send them in lower
- * case); the request's origin has been checked for shape, so "*" or
- * "null" in a variable's value never match.
+ * case).
  */
 
 static ngx_uint_t
@@ -625,7 +635,8 @@ ngx_turso_members_cors_strip(ngx_http_request_t *r)
 
 /*
  * An origin as a browser serializes it, scheme://host[:port]: for the
- * directive's static values and the request's Origin.
+ * directive's static values, and a request's Origin that a variable's
+ * value listed.
  */
 
 static ngx_uint_t
