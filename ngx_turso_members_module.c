@@ -264,6 +264,7 @@ ngx_turso_members_init(ngx_conf_t *cf)
     *h = ngx_turso_members_redirect_handler;
 
     ngx_turso_members_route_init();
+    ngx_turso_members_upstream_init();
     ngx_turso_members_error_init();
 
     if (ngx_turso_members_metrics_init(cf) != NGX_OK) {

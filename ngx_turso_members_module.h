@@ -244,6 +244,7 @@ ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
 void *ngx_turso_members_palloc(void *pool, size_t size);
 
 /* ngx_turso_members_upstream.c */
+void ngx_turso_members_upstream_init(void);
 ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
 ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);

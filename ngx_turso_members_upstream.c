@@ -30,8 +30,8 @@
 #include "ngx_turso_members_module.h"
 
 
-static ngx_int_t ngx_turso_members_upstream_header(ngx_http_request_t *r,
-    ngx_list_t *list, ngx_str_t *key, ngx_str_t *value);
+static ngx_int_t ngx_turso_members_upstream_header(ngx_list_t *list,
+    ngx_table_elt_t *header, ngx_str_t *value);
 
 
 /* the client headers the upstream may see: none of them changes the request */
@@ -44,14 +44,38 @@ static ngx_str_t  ngx_turso_members_passed[] = {
 };
 
 
-/* the headers the gateway itself gives the upstream request */
+/* the headers the gateway itself gives the upstream request, hashed once */
 
-static ngx_str_t  ngx_turso_members_h_authorization =
-    ngx_string("Authorization");
-static ngx_str_t  ngx_turso_members_h_request_id = ngx_string("X-Request-Id");
-static ngx_str_t  ngx_turso_members_h_content_type =
-    ngx_string("Content-Type");
-static ngx_str_t  ngx_turso_members_h_json = ngx_string("application/json");
+static ngx_table_elt_t  ngx_turso_members_own[] = {
+    { .key = ngx_string("Authorization"),
+      .lowcase_key = (u_char *) "authorization" },
+    { .key = ngx_string("X-Request-Id"),
+      .lowcase_key = (u_char *) "x-request-id" },
+    { .key = ngx_string("Content-Type"),
+      .value = ngx_string("application/json"),
+      .lowcase_key = (u_char *) "content-type" }
+};
+
+#define NGX_TURSO_MEMBERS_OWN_AUTHORIZATION  0
+#define NGX_TURSO_MEMBERS_OWN_REQUEST_ID     1
+#define NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE   2
+
+
+/* at configuration time */
+
+void
+ngx_turso_members_upstream_init(void)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    for (i = 0; i < sizeof(ngx_turso_members_own) / sizeof(ngx_table_elt_t);
+         i++)
+    {
+        h = &ngx_turso_members_own[i];
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    }
+}
 
 
 /* called once the request is validated: the upstream request's headers */
@@ -92,8 +116,7 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
                 && ngx_strncasecmp(h[i].key.data, name->data, name->len)
                    == 0)
             {
-                if (ngx_turso_members_upstream_header(r, list, &h[i].key,
-                                                      &h[i].value)
+                if (ngx_turso_members_upstream_header(list, &h[i], NULL)
                     != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -104,22 +127,22 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_turso_members_upstream_header(r, list,
-                                          &ngx_turso_members_h_authorization,
-                                          authorization)
+    if (ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_AUTHORIZATION],
+                 authorization)
         != NGX_OK
-        || ngx_turso_members_upstream_header(r, list,
-                                             &ngx_turso_members_h_request_id,
-                                             &ctx->request_id)
+        || ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_REQUEST_ID],
+                 &ctx->request_id)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     if (ctx->route->body.fields
-        && ngx_turso_members_upstream_header(r, list,
-                                             &ngx_turso_members_h_content_type,
-                                             &ngx_turso_members_h_json)
+        && ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE],
+                 NULL)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -178,9 +201,11 @@ ngx_turso_members_upstream_handler(ngx_http_request_t *r)
 }
 
 
+/* a header of the list: a client's, or one of the gateway's with a value */
+
 static ngx_int_t
-ngx_turso_members_upstream_header(ngx_http_request_t *r, ngx_list_t *list,
-    ngx_str_t *key, ngx_str_t *value)
+ngx_turso_members_upstream_header(ngx_list_t *list, ngx_table_elt_t *header,
+    ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -191,14 +216,12 @@ ngx_turso_members_upstream_header(ngx_http_request_t *r, ngx_list_t *list,
 
     /* nginx only reads a request header's names: static memory will do */
 
-    h->key = *key;
-    h->value = *value;
-    h->lowcase_key = ngx_pnalloc(r->pool, key->len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
+    *h = *header;
+
+    if (value) {
+        h->value = *value;
     }
 
-    h->hash = ngx_hash_strlow(h->lowcase_key, key->data, key->len);
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
