@@ -19,7 +19,7 @@ build="$top/build"
 nginx_src=/usr/share/nginx/src
 
 packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
-          openssl procps libtest-tcp-perl libhttp-daemon-perl)
+          openssl procps libtest-tcp-perl libhttp-daemon-perl chromium)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
@@ -117,6 +117,7 @@ http {
     server {
         listen 127.0.0.1:8080;
         $token_directive
+        turso_members_cors_origins http://127.0.0.1:8082;
         location / {
             turso_members on;
             proxy_pass $scheme://turso_api\$turso_members_upstream_uri;
@@ -125,10 +126,17 @@ http {
             $tls
         }
     }
+    server {
+        # the example portal (examples/portal), on an origin of its own
+        listen 127.0.0.1:8082;
+        root $top/examples/portal;
+        default_type text/html;
+    }
 }
 CONF
     say "gateway on http://127.0.0.1:8080 (logs in $prefix/logs); try:"
     say "  curl -s -XPOST http://127.0.0.1:8080/v1/organizations/acme/members -d '{\"username\":\"bob\"}'"
+    say "example portal: http://127.0.0.1:8082/ (docs/portals.md)"
     /usr/sbin/nginx -p "$prefix" -c conf/nginx.conf -e logs/error.log
 }
 

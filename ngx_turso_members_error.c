@@ -56,6 +56,8 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
                            "method not allowed on this route"),
     ngx_turso_members_code("route_not_supported", 404,
                            "route not supported by this gateway"),
+    ngx_turso_members_code("origin_not_allowed", 403,
+                           "this origin may not call the gateway"),
 
     ngx_turso_members_code("member_exists", 409,
                            "user %u is already a member of organization %o"),

@@ -129,6 +129,13 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       offsetof(ngx_turso_members_loc_conf_t, max_body_size),
       NULL },
 
+    { ngx_string("turso_members_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_turso_members_cors_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -264,6 +271,12 @@ ngx_turso_members_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* before the gateway's filters: its header filter runs after them */
+
+    if (ngx_turso_members_cors_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_turso_members_filter_init(cf);
 }
 
@@ -307,6 +320,7 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->error_format = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->cors_origins = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -325,6 +339,8 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_TURSO_MEMBERS_FORMAT_TURSO);
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
+
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
 
     /* a level with any token replaces the outer level's whole set */
 

@@ -54,6 +54,7 @@ typedef enum {
     NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
     NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED,
     NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED,
+    NGX_TURSO_MEMBERS_ORIGIN_NOT_ALLOWED,
 
     /* the upstream's answers, normalized */
     NGX_TURSO_MEMBERS_MEMBER_EXISTS,
@@ -142,6 +143,7 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
+    ngx_uint_t                      cors;     /* cors_origins somewhere */
 } ngx_turso_members_main_conf_t;
 
 
@@ -156,6 +158,7 @@ typedef struct {
     ngx_turso_members_list_t        operations;
     ngx_turso_members_list_t        organizations;
     size_t                          max_body_size;
+    ngx_array_t                    *cors_origins;  /* complex values */
 
     /* the location's error_page and post_action, before the gateway's merge */
     ngx_array_t                    *error_pages;
@@ -235,6 +238,8 @@ ngx_uint_t ngx_turso_members_route_find(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
 ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+ngx_int_t ngx_turso_members_route_methods(ngx_http_request_t *r,
+    ngx_str_t *methods);
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
@@ -270,6 +275,11 @@ ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
 ngx_uint_t ngx_turso_members_nginx_code(ngx_http_request_t *r,
     ngx_uint_t status);
+
+/* ngx_turso_members_cors.c */
+char *ngx_turso_members_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_turso_members_cors_init(ngx_conf_t *cf);
 
 /* ngx_turso_members_token.c */
 char *ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -309,6 +309,40 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
 }
 
 
+/*
+ * The methods the request's path takes, as the Allow header of a 405
+ * lists them ("GET, POST"), for a CORS preflight; NGX_DECLINED when the
+ * path is no route.  Found as for a 405, with a method no route has, so
+ * that the paths are those of ngx_turso_members_route_find(), and only
+ * the path's shape counts: its organization and item are checked on the
+ * actual request, whose error the page can read.
+ */
+
+ngx_int_t
+ngx_turso_members_route_methods(ngx_http_request_t *r, ngx_str_t *methods)
+{
+    ngx_uint_t               code, method;
+    ngx_turso_members_ctx_t  ctx;
+
+    ngx_memzero(&ctx, sizeof(ngx_turso_members_ctx_t));
+    ngx_str_null(methods);
+
+    method = r->method;
+    r->method = NGX_HTTP_UNKNOWN;
+
+    code = ngx_turso_members_route_find(r, &ctx, methods);
+
+    r->method = method;
+
+    if (code == NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED) {
+        return NGX_OK;
+    }
+
+    return (code == NGX_TURSO_MEMBERS_INTERNAL_ERROR) ? NGX_ERROR
+                                                      : NGX_DECLINED;
+}
+
+
 /* whether a route has the path's shape: version, collection, item or not */
 
 static ngx_uint_t
