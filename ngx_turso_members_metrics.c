@@ -16,7 +16,7 @@
 
 
 #define NGX_TURSO_MEMBERS_SLOTS     1024
-#define NGX_TURSO_MEMBERS_OPS       9           /* "none" and 8 operations */
+#define NGX_TURSO_MEMBERS_OPS       NGX_TURSO_MEMBERS_OP_LAST
 #define NGX_TURSO_MEMBERS_BUCKETS   12
 #define NGX_TURSO_MEMBERS_ZONE_SIZE (256 * 1024)
 
@@ -41,7 +41,6 @@ static ngx_int_t ngx_turso_members_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_status_handler(ngx_http_request_t *r);
-static ngx_uint_t ngx_turso_members_op_index(ngx_uint_t op);
 
 
 /* upper bounds of the latency buckets, in milliseconds */
@@ -131,21 +130,6 @@ ngx_turso_members_metrics_report(ngx_http_request_t *r, ngx_uint_t code)
 }
 
 
-static ngx_uint_t
-ngx_turso_members_op_index(ngx_uint_t op)
-{
-    ngx_uint_t  i;
-
-    for (i = 1; op; i++, op >>= 1) {
-        if (op & 1) {
-            return i;
-        }
-    }
-
-    return 0;
-}
-
-
 static ngx_int_t
 ngx_turso_members_log_handler(ngx_http_request_t *r)
 {
@@ -166,7 +150,7 @@ ngx_turso_members_log_handler(ngx_http_request_t *r)
     tmcf = ngx_http_get_module_main_conf(r, ngx_turso_members_module);
     m = tmcf->zone->data;
 
-    op = ctx->route ? ngx_turso_members_op_index(ctx->route->op) : 0;
+    op = ctx->route ? ctx->route->op : NGX_TURSO_MEMBERS_OP_NONE;
 
     status = 0;
 
