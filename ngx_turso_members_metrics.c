@@ -39,7 +39,6 @@ typedef struct {
 
 static ngx_int_t ngx_turso_members_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_status_handler(ngx_http_request_t *r);
 
 
@@ -58,8 +57,6 @@ ngx_int_t
 ngx_turso_members_metrics_init(ngx_conf_t *cf)
 {
     ngx_str_t                       name = ngx_string("turso_members");
-    ngx_http_handler_pt            *h;
-    ngx_http_core_main_conf_t      *cmcf;
     ngx_turso_members_main_conf_t  *tmcf;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
@@ -72,15 +69,6 @@ ngx_turso_members_metrics_init(ngx_conf_t *cf)
     }
 
     tmcf->zone->init = ngx_turso_members_metrics_init_zone;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_turso_members_log_handler;
 
     return NGX_OK;
 }
@@ -130,7 +118,9 @@ ngx_turso_members_metrics_report(ngx_http_request_t *r, ngx_uint_t code)
 }
 
 
-static ngx_int_t
+/* the log phase, hooked by ngx_turso_members_module.c */
+
+ngx_int_t
 ngx_turso_members_log_handler(ngx_http_request_t *r)
 {
     ngx_uint_t                      i, n, op, status, key;

@@ -153,6 +153,7 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
+    ngx_uint_t                      enabled;  /* some location is "on" */
 } ngx_turso_members_main_conf_t;
 
 
@@ -211,6 +212,7 @@ typedef struct {
 
 /* ngx_turso_members_metrics.c */
 ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
+ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 void ngx_turso_members_metrics_report(ngx_http_request_t *r,
     ngx_uint_t code);
 char *ngx_turso_members_status(ngx_conf_t *cf, ngx_command_t *cmd,
