@@ -14,7 +14,8 @@
 
 
 static char *ngx_turso_members_write_field(char *p, char *last, int first,
-    const char *name, size_t name_len, const char *value, size_t len);
+    const char *name, size_t name_len, const char *value, size_t len,
+    int plain);
 static size_t ngx_turso_members_write_escape(char *dst, size_t size,
     const unsigned char *src, size_t len);
 
@@ -45,7 +46,8 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     {
         p = ngx_turso_members_write_field(p, last, p - buf == 1, username,
                                           sizeof(username) - 1,
-                                          body->username, body->username_len);
+                                          body->username, body->username_len,
+                                          0);
         if (p == NULL) {
             return 0;
         }
@@ -56,7 +58,7 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     {
         p = ngx_turso_members_write_field(p, last, p - buf == 1, email,
                                           sizeof(email) - 1, body->email,
-                                          body->email_len);
+                                          body->email_len, 0);
         if (p == NULL) {
             return 0;
         }
@@ -65,7 +67,7 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
     if ((fields & NGX_TURSO_MEMBERS_FIELD_ROLE) && role != NULL) {
         p = ngx_turso_members_write_field(p, last, p - buf == 1, role_name,
                                           sizeof(role_name) - 1, role,
-                                          strlen(role));
+                                          strlen(role), 1);
         if (p == NULL) {
             return 0;
         }
@@ -83,12 +85,14 @@ ngx_turso_members_json_write(const ngx_turso_members_body_t *body,
 
 /*
  * ,"name":"value" (without the comma for the first member): name has
- * its comma, quotes and colon; NULL when it does not fit before last
+ * its comma, quotes and colon; NULL when it does not fit before last.
+ * "plain": the value needs no escaping (a role's name).
  */
 
 static char *
 ngx_turso_members_write_field(char *p, char *last, int first,
-    const char *name, size_t name_len, const char *value, size_t len)
+    const char *name, size_t name_len, const char *value, size_t len,
+    int plain)
 {
     size_t  n;
 
@@ -106,10 +110,21 @@ ngx_turso_members_write_field(char *p, char *last, int first,
     memcpy(p, name, name_len);
     p += name_len;
 
-    n = ngx_turso_members_write_escape(p, last - p - 1,
-                                       (const unsigned char *) value, len);
-    if (n == 0 && len != 0) {
-        return NULL;
+    if (plain) {
+        if ((size_t) (last - p - 1) < len) {
+            return NULL;
+        }
+
+        memcpy(p, value, len);
+        n = len;
+
+    } else {
+        n = ngx_turso_members_write_escape(p, last - p - 1,
+                                           (const unsigned char *) value,
+                                           len);
+        if (n == 0 && len != 0) {
+            return NULL;
+        }
     }
 
     p += n;
