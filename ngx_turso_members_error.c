@@ -379,6 +379,42 @@ ngx_turso_members_json_headers(ngx_http_request_t *r,
 }
 
 
+/* no header of an upstream's answer describes the gateway's own */
+
+void
+ngx_turso_members_clear_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        h[i].hash = 0;
+    }
+
+    r->headers_out.content_encoding = NULL;
+    r->headers_out.location = NULL;
+    r->headers_out.refresh = NULL;
+    r->headers_out.www_authenticate = NULL;
+    r->headers_out.expires = NULL;
+    r->headers_out.content_range = NULL;
+}
+
+
 /* answers a request with one of the gateway's own errors */
 
 ngx_int_t

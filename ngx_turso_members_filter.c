@@ -22,7 +22,6 @@ static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_chain_t *in);
-static void ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_uint_t ngx_turso_members_upstream_log_level(ngx_uint_t status);
@@ -135,6 +134,42 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         status = NGX_HTTP_BAD_GATEWAY;
     }
 
+    if (r->upstream && status < NGX_HTTP_OK) {
+
+        /*
+         * A 1xx the proxy module took for the answer (it expects none:
+         * it sends no Expect and no Upgrade); what follows it is not a
+         * body, and the connection cannot be used again
+         */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: the upstream answered %ui, "
+                      "an interim status, as its answer", status);
+
+        if (ctx == NULL) {
+            ctx = ngx_turso_members_ctx_create(r);
+            if (ctx == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        /*
+         * read as an answer with an empty body (the proxy module reads
+         * the length after this filter), on a connection then closed
+         */
+
+        r->upstream->headers_in.content_length_n = 0;
+        r->upstream->headers_in.chunked = 0;
+        r->upstream->headers_in.connection_close = 1;
+
+        ngx_turso_members_clear_headers(r);
+
+        ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+        ctx->replacing = 1;
+
+        return ngx_turso_members_send_replacement(r, ctx);
+    }
+
     if (status < NGX_HTTP_SPECIAL_RESPONSE) {
 
         /*
@@ -147,12 +182,18 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
             if (status == NGX_HTTP_NO_CONTENT
                 || r->headers_out.content_length_n == 0)
             {
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "turso_members filter: empty success, "
+                               "sent as {}");
                 ctx->replacing = 1;
                 return ngx_turso_members_send_replacement(r, ctx);
             }
 
             if (r->headers_out.content_length_n == -1 && !r->header_only) {
                 /* empty or not: the first bytes tell; nothing is held */
+                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "turso_members filter: success of unknown "
+                               "length, header held");
                 ctx->holding = 1;
                 return NGX_OK;
             }
@@ -164,12 +205,10 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
     if (ctx == NULL) {
         /* an error nginx answered before the gateway ran, e.g. a 413 */
 
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
+        ctx = ngx_turso_members_ctx_create(r);
         if (ctx == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
     }
 
     if (r->err_status || r->upstream == NULL) {
@@ -178,6 +217,9 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 
         ctx->code = ngx_turso_members_nginx_code(r, status);
         ctx->replacing = 1;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "turso_members filter: nginx's %ui replaced", status);
 
         return ngx_turso_members_send_replacement(r, ctx);
     }
@@ -195,6 +237,10 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
                          >= ngx_turso_members_upstream_log_level(status));
 
     r->filter_need_in_memory = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members filter: upstream %ui, body awaited, "
+                   "kept: %ui", status, (ngx_uint_t) ctx->keep_body);
 
     return NGX_OK;
 }
@@ -274,14 +320,14 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     /*
-     * An upstream that fails in the middle of its error body ends the
-     * response with a flush: the answer is known from the status alone.
+     * An upstream that fails in the middle of its error body, buffered or
+     * not, is finalized (u->cleanup gone) and ends the response with a
+     * flush, then the connection: the answer is known from the status
+     * alone, and goes now.
      */
 
-    if (ctx->buffering && !last && flush && r->upstream && r->upstream->pipe
-        && (r->upstream->pipe->upstream_error
-            || (r->upstream->pipe->upstream_eof
-                && !r->upstream->pipe->upstream_done)))
+    if (ctx->buffering && !last && flush && r->upstream
+        && r->upstream->cleanup == NULL)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "turso_members: upstream failed while sending its "
@@ -302,9 +348,14 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->code = ngx_turso_members_upstream_code(r, ctx, ctx->upstream_status);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members filter: upstream %ui sent as \"%V\"",
+                   ctx->upstream_status,
+                   &ngx_turso_members_codes[ctx->code].code);
+
     ngx_turso_members_log_upstream(r, ctx);
 
-    ngx_turso_members_clear_upstream_headers(r);
+    ngx_turso_members_clear_headers(r);
 
     return ngx_turso_members_send_replacement(r, ctx);
 }
@@ -328,6 +379,9 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
     for (cl = in; cl; cl = cl->next) {
 
         if (ngx_buf_size(cl->buf)) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "turso_members filter: success has a body, "
+                           "header sent");
             ctx->holding = 0;
 
             rc = ngx_turso_members_next_header_filter(r);
@@ -347,6 +401,9 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
     if (!last) {
         return NGX_OK;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members filter: success ended empty, sent as {}");
 
     ctx->holding = 0;
     ctx->replacing = 1;
@@ -393,42 +450,6 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_turso_members_next_body_filter(r, &out);
-}
-
-
-/* no header of the upstream's error describes the gateway's answer */
-
-static void
-ngx_turso_members_clear_upstream_headers(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        h[i].hash = 0;
-    }
-
-    r->headers_out.content_encoding = NULL;
-    r->headers_out.location = NULL;
-    r->headers_out.refresh = NULL;
-    r->headers_out.www_authenticate = NULL;
-    r->headers_out.expires = NULL;
-    r->headers_out.content_range = NULL;
 }
 
 

@@ -18,6 +18,8 @@ static void *ngx_turso_members_create_main_conf(ngx_conf_t *cf);
 static void *ngx_turso_members_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_turso_members_merge_redirects(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf);
 static char *ngx_turso_members_default_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_turso_members_str_variable(ngx_http_request_t *r,
@@ -267,6 +269,13 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_turso_members_redirect_handler;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -274,8 +283,8 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_log_handler;
 
-    ngx_turso_members_handler_init();
     ngx_turso_members_route_init();
+    ngx_turso_members_upstream_init();
     ngx_turso_members_error_init();
 
     return ngx_turso_members_filter_init(cf);
@@ -374,6 +383,67 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "is configured: use \"turso_members_token_file\" "
                            "or \"turso_members_token_env\"");
         return NGX_CONF_ERROR;
+    }
+
+    return ngx_turso_members_merge_redirects(cf, prev, conf);
+}
+
+
+/*
+ * A gateway location answers every error itself and sends its requests
+ * nowhere but to its upstream: the error_page and post_action it would
+ * inherit are dropped, its own are refused (nginx's core module merged
+ * the location before: an inherited value is the parent's pointer), and
+ * its content handler opens for validated requests only.
+ */
+
+static char *
+ngx_turso_members_merge_redirects(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->error_pages = clcf->error_pages;
+    conf->post_action = clcf->post_action.data;
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (clcf->error_pages && clcf->error_pages != prev->error_pages) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"error_page\" cannot be used in a "
+                           "\"turso_members\" location: the gateway "
+                           "answers every error itself, in JSON");
+        return NGX_CONF_ERROR;
+    }
+
+    if (clcf->post_action.data
+        && clcf->post_action.data != prev->post_action)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"post_action\" cannot be used in a "
+                           "\"turso_members\" location: the gateway "
+                           "sends its requests to its upstream only");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->error_pages = NULL;
+    ngx_str_null(&clcf->post_action);
+
+    /*
+     * The gateway's content handler goes in front of proxy_pass's.  An
+     * "if" block without a handler of its own runs its location's.
+     */
+
+    if (clcf->handler) {
+        conf->content_handler = clcf->handler;
+        clcf->handler = ngx_turso_members_upstream_handler;
+
+    } else {
+        conf->content_handler = prev->content_handler;
     }
 
     return NGX_CONF_OK;

@@ -167,6 +167,13 @@ typedef struct {
     ngx_turso_members_list_t        operations;
     ngx_turso_members_list_t        organizations;
     size_t                          max_body_size;
+
+    /* the location's error_page and post_action, before the gateway's merge */
+    ngx_array_t                    *error_pages;
+    u_char                         *post_action;
+
+    /* the location's own content handler (proxy_pass), behind the gateway's */
+    ngx_http_handler_pt             content_handler;
 } ngx_turso_members_loc_conf_t;
 
 
@@ -178,8 +185,6 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
-    ngx_table_elt_t                *id_header;   /* the client's last */
-    ngx_uint_t                      id_headers;  /* the client's count */
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */
@@ -189,16 +194,20 @@ typedef struct {
     ngx_uint_t                      http_status;  /* else the code's */
     off_t                           body_size;
 
+    /*
+     * The headers of the upstream request, the token's among them: in
+     * r->headers_in only while the location's content handler runs
+     * (ngx_turso_members_upstream.c)
+     */
+    ngx_list_t                      upstream_headers;
+
     u_char                          id[32];      /* the gateway's id */
 
     unsigned                        own_error:1;
-    unsigned                        reading:1;   /* in the body read call */
-    unsigned                        body_done:1;
     unsigned                        buffering:1;
     unsigned                        keep_body:1;
     unsigned                        replacing:1;
     unsigned                        holding:1;
-    unsigned                        sent:1;
 } ngx_turso_members_ctx_t;
 
 
@@ -225,13 +234,10 @@ char *ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_set_organizations(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_int_t ngx_turso_members_list_allows(ngx_http_request_t *r,
-    ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
-    ngx_uint_t bit, ngx_str_t *name);
 ngx_int_t ngx_turso_members_policy_check(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, ngx_uint_t *code);
-ngx_int_t ngx_turso_members_role_allowed(ngx_http_request_t *r,
-    const char *role);
+    ngx_turso_members_ctx_t *ctx);
+ngx_int_t ngx_turso_members_policy_role(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, const char *role);
 
 /* ngx_turso_members_route.c */
 void ngx_turso_members_route_init(void);
@@ -243,10 +249,20 @@ ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
-void ngx_turso_members_handler_init(void);
+ngx_int_t ngx_turso_members_redirect_handler(ngx_http_request_t *r);
+
+/* ngx_turso_members_request.c */
+ngx_turso_members_ctx_t *ngx_turso_members_ctx_create(ngx_http_request_t *r);
+ngx_turso_members_ctx_t *ngx_turso_members_ctx_find(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
+
+/* ngx_turso_members_upstream.c */
+void ngx_turso_members_upstream_init(void);
+ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
+ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
 
 /* ngx_turso_members_filter.c */
 ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);
@@ -258,6 +274,7 @@ ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t **out);
 ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
+void ngx_turso_members_clear_headers(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
 ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,

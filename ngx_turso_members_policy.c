@@ -26,6 +26,11 @@ static char *ngx_turso_members_list_conf(ngx_conf_t *cf,
 static ngx_uint_t ngx_turso_members_role_word(u_char *s, size_t len);
 static ngx_uint_t ngx_turso_members_role_bit(const char *role);
 static ngx_uint_t ngx_turso_members_operation_word(u_char *s, size_t len);
+static ngx_int_t ngx_turso_members_list_allows(ngx_http_request_t *r,
+    ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
+    ngx_uint_t bit, ngx_str_t *name);
+static ngx_int_t ngx_turso_members_policy_deny(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_int_t rc, ngx_uint_t code);
 
 
 /* the names of groups of operations; each operation's own name too */
@@ -157,12 +162,12 @@ ngx_turso_members_list_conf(ngx_conf_t *cf, ngx_turso_members_list_t *list,
 
 
 /*
- * Whether a list allows a bit (roles, operations) or a word
- * (organizations).  A list not configured allows everything; a variable
+ * Whether a list allows a word (an operation or role bit, or a name):
+ * NGX_OK or NGX_DECLINED.  A list not set allows everything; a list that
  * evaluated to nothing allows nothing.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_turso_members_list_allows(ngx_http_request_t *r,
     ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
     ngx_uint_t bit, ngx_str_t *name)
@@ -173,12 +178,12 @@ ngx_turso_members_list_allows(ngx_http_request_t *r,
     ngx_http_complex_value_t  *cv;
 
     if (!list->set) {
-        return 1;
+        return NGX_OK;
     }
 
     if (word) {
         if (list->mask & bit) {
-            return 1;
+            return NGX_OK;
         }
 
     } else if (list->words) {
@@ -188,13 +193,13 @@ ngx_turso_members_list_allows(ngx_http_request_t *r,
             if (w[i].len == name->len
                 && ngx_strncmp(w[i].data, name->data, name->len) == 0)
             {
-                return 1;
+                return NGX_OK;
             }
         }
     }
 
     if (list->values == NULL) {
-        return 0;
+        return NGX_DECLINED;
     }
 
     cv = list->values->elts;
@@ -228,69 +233,112 @@ ngx_turso_members_list_allows(ngx_http_request_t *r,
 
             if (word) {
                 if (word(start, p - start) & bit) {
-                    return 1;
+                    return NGX_OK;
                 }
 
             } else if ((size_t) (p - start) == name->len
                        && ngx_strncmp(start, name->data, name->len) == 0)
             {
-                return 1;
+                return NGX_OK;
             }
         }
     }
 
-    return 0;
+    return NGX_DECLINED;
 }
 
 
+/*
+ * Whether the location lets the request's organization and operation
+ * through: NGX_OK, NGX_DECLINED (ctx->code says why) or NGX_ERROR
+ */
+
 ngx_int_t
 ngx_turso_members_policy_check(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, ngx_uint_t *code)
+    ngx_turso_members_ctx_t *ctx)
 {
     ngx_int_t                      rc;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
-    if (!tlcf->organizations.set && !tlcf->operations.set) {
-        return 1;
-    }
-
     rc = ngx_turso_members_list_allows(r, &tlcf->organizations, NULL, 0,
                                        &ctx->org);
-    if (rc != 1) {
-        *code = NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED;
-        return rc;
+    if (rc != NGX_OK) {
+        return ngx_turso_members_policy_deny(r, ctx, rc,
+                                   NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED);
     }
 
     rc = ngx_turso_members_list_allows(r, &tlcf->operations,
                                        ngx_turso_members_operation_word,
                                        ngx_turso_members_op_bit(ctx->route->op),
                                        NULL);
-    if (rc != 1) {
-        *code = NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED;
-        return rc;
+    if (rc != NGX_OK) {
+        return ngx_turso_members_policy_deny(r, ctx, rc,
+                                   NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED);
     }
 
-    return 1;
+    return NGX_OK;
 }
 
 
+/* whether the location lets the role be granted: as above */
+
 ngx_int_t
-ngx_turso_members_role_allowed(ngx_http_request_t *r, const char *role)
+ngx_turso_members_policy_role(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, const char *role)
 {
+    ngx_int_t                      rc;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
 
-    if (!tlcf->roles.set) {
-        return 1;
+    rc = ngx_turso_members_list_allows(r, &tlcf->roles,
+                                       ngx_turso_members_role_word,
+                                       ngx_turso_members_role_bit(role),
+                                       NULL);
+    if (rc != NGX_OK) {
+        return ngx_turso_members_policy_deny(r, ctx, rc,
+                                        NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED);
     }
 
-    return ngx_turso_members_list_allows(r, &tlcf->roles,
-                                         ngx_turso_members_role_word,
-                                         ngx_turso_members_role_bit(role),
-                                         NULL);
+    return NGX_OK;
+}
+
+
+/*
+ * A policy rejection.  In report mode it is logged and counted, and the
+ * request goes on (NGX_OK); else ctx->code says why (NGX_DECLINED).
+ */
+
+static ngx_int_t
+ngx_turso_members_policy_deny(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_int_t rc, ngx_uint_t code)
+{
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    if (tlcf->mode != NGX_TURSO_MEMBERS_MODE_REPORT) {
+        ctx->code = code;
+        return NGX_DECLINED;
+    }
+
+    ctx->report = code;
+
+    ngx_turso_members_metrics_report(r, code);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "turso_members: report mode: would reject %V with %ui %V "
+                  "(organization \"%V\")", &ctx->route->operation,
+                  ngx_turso_members_codes[code].status,
+                  &ngx_turso_members_codes[code].code, &ctx->org);
+
+    return NGX_OK;
 }
 
 

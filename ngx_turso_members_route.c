@@ -452,8 +452,14 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
 done:
 
+    /*
+     * For "proxy_pass http://upstream;": nginx sends r->uri, escaped only
+     * when it is marked quoted, never the client's own bytes
+     */
+
     ngx_str_null(&r->args);
     r->valid_unparsed_uri = 0;
+    r->quoted_uri = 1;
 
     return NGX_OK;
 }

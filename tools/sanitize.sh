@@ -93,6 +93,7 @@ conf_args=(
     --with-http_realip_module
     --with-http_sub_module
     --with-http_addition_module
+    --with-http_slice_module
     --with-http_stub_status_module
     --with-cc-opt="$cc_opt"
     --with-ld-opt="$ld_opt"

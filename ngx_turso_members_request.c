@@ -1,0 +1,182 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * Per-request helpers that the handler, the filters and the error writer
+ * share: the request's context, its id, the allocator jansson parses with.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static void ngx_turso_members_ctx_cleanup(void *data);
+static ngx_uint_t ngx_turso_members_client_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+
+
+/*
+ * The context of a request the gateway handles.  It is also held by a
+ * pool cleanup, which an internal redirect does not clear (it clears
+ * r->ctx): so a request that leaves a gateway location is still known
+ * (ngx_turso_members_ctx_find()).
+ */
+
+ngx_turso_members_ctx_t *
+ngx_turso_members_ctx_create(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_turso_members_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
+
+    return ctx;
+}
+
+
+/* the context of a request the gateway handled before a redirect, or NULL */
+
+ngx_turso_members_ctx_t *
+ngx_turso_members_ctx_find(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_turso_members_ctx_cleanup) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a marker: the context is pool memory, nothing to free */
+
+static void
+ngx_turso_members_ctx_cleanup(void *data)
+{
+}
+
+
+/*
+ * The request's id: the client's X-Request-Id when there is exactly one
+ * and it is a sane token, else one of the gateway's.  It goes upstream
+ * and into every error.
+ */
+
+ngx_int_t
+ngx_turso_members_request_id(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char     *p, *last;
+    ngx_str_t   id;
+
+    if (ctx->request_id.len) {
+        return NGX_OK;
+    }
+
+    if (ngx_turso_members_client_id(r, &id) == 1
+        && id.len && id.len <= 128)
+    {
+        p = id.data;
+        last = p + id.len;
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9')
+                   || *p == '-' || *p == '_' || *p == '.' || *p == ':'))
+        {
+            p++;
+        }
+
+        if (p == last) {
+            ctx->request_id = id;
+            return NGX_OK;
+        }
+    }
+
+    /*
+     * Unique on the host without nginx's $request_id, whose 16 random
+     * bytes cost OpenSSL's RAND_bytes() on every request: the time, the
+     * worker, the connection (a counter shared by the workers) and the
+     * request on it.
+     */
+
+    ctx->request_id.data = ctx->id;
+    ctx->request_id.len = ngx_sprintf(ctx->id, "%08xD%08xD%08xD%08xD",
+                                      (uint32_t) ngx_time(),
+                                      (uint32_t) ngx_pid,
+                                      (uint32_t) r->connection->number,
+                                      (uint32_t) r->connection->requests)
+                          - ctx->id;
+
+    return NGX_OK;
+}
+
+
+/* counts the client's X-Request-Id headers and gives the last one */
+
+static ngx_uint_t
+ngx_turso_members_client_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    ngx_str_null(id);
+
+    /* an HTTP/0.9 request has no headers, and no list of them */
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) == 0)
+        {
+            *id = h[i].value;
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* jansson allocates from the request's pool while it parses */
+
+void *
+ngx_turso_members_palloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}

@@ -1,0 +1,230 @@
+
+/*
+ * Copyright (C) ngx_turso_members authors
+ *
+ * The hand-off to the upstream request: the only place where the token
+ * meets a request.
+ *
+ * The upstream gets a list of headers the gateway made: the token, the
+ * canonical body's Content-Type, the request id and the few client headers
+ * that cannot change how the upstream reads the request.  That list takes
+ * the place of the client's in r->headers_in only while the location's
+ * content handler (proxy_pass) runs, which is when the proxy module
+ * builds the upstream request; before and after, r->headers_in holds the
+ * client's headers.  So nothing else that reads or copies the request —
+ * a mirror or any subrequest, an internal redirect, the logs — can see
+ * the token.
+ *
+ * The gateway's content handler is the location's (set at configuration
+ * time, in front of proxy_pass's): it opens only for a request the
+ * gateway validated, so that a subrequest that clones the request (slice,
+ * a cache's background update) never goes upstream.  And nothing can
+ * redirect the request inside the call: ngx_turso_members_merge_loc_conf()
+ * takes error_page and post_action out of a gateway location.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_turso_members_module.h"
+
+
+static ngx_int_t ngx_turso_members_upstream_header(ngx_list_t *list,
+    ngx_table_elt_t *header, ngx_str_t *value);
+
+
+/* the client headers the upstream may see: none of them changes the request */
+
+static ngx_str_t  ngx_turso_members_passed[] = {
+    ngx_string("Accept"),
+    ngx_string("Accept-Language"),
+    ngx_string("User-Agent"),
+    ngx_null_string
+};
+
+
+/* the headers the gateway itself gives the upstream request, hashed once */
+
+static ngx_table_elt_t  ngx_turso_members_own[] = {
+    { .key = ngx_string("Authorization"),
+      .lowcase_key = (u_char *) "authorization" },
+    { .key = ngx_string("X-Request-Id"),
+      .lowcase_key = (u_char *) "x-request-id" },
+    { .key = ngx_string("Content-Type"),
+      .value = ngx_string("application/json"),
+      .lowcase_key = (u_char *) "content-type" }
+};
+
+#define NGX_TURSO_MEMBERS_OWN_AUTHORIZATION  0
+#define NGX_TURSO_MEMBERS_OWN_REQUEST_ID     1
+#define NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE   2
+
+
+/* at configuration time */
+
+void
+ngx_turso_members_upstream_init(void)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    for (i = 0; i < sizeof(ngx_turso_members_own) / sizeof(ngx_table_elt_t);
+         i++)
+    {
+        h = &ngx_turso_members_own[i];
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+    }
+}
+
+
+/* called once the request is validated: the upstream request's headers */
+
+ngx_int_t
+ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization)
+{
+    ngx_str_t        *name;
+    ngx_uint_t        i;
+    ngx_list_t       *list;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    list = &ctx->upstream_headers;
+
+    if (ngx_list_init(list, r->pool, 8, sizeof(ngx_table_elt_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (name = ngx_turso_members_passed; name->len; name++) {
+            if (h[i].key.len == name->len
+                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
+                   == 0)
+            {
+                if (ngx_turso_members_upstream_header(list, &h[i], NULL)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                break;
+            }
+        }
+    }
+
+    if (ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_AUTHORIZATION],
+                 authorization)
+        != NGX_OK
+        || ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_REQUEST_ID],
+                 &ctx->request_id)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->route->body.fields
+        && ngx_turso_members_upstream_header(list,
+                 &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE],
+                 NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the client's Upgrade would turn an upstream's 101 into a tunnel */
+
+    r->headers_in.upgrade = NULL;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The content handler of a gateway location: the location's own, run
+ * with the upstream request's headers, for a request the gateway
+ * validated; nothing for any other.
+ */
+
+ngx_int_t
+ngx_turso_members_upstream_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_list_t                     client;
+    ngx_turso_members_ctx_t       *ctx;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->upstream_headers.nalloc == 0 || r != r->main
+        || tlcf->content_handler == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: a request the gateway did not "
+                      "validate reached its upstream: refused");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members upstream request with the gateway's "
+                   "headers");
+
+    client = r->headers_in.headers;
+    r->headers_in.headers = ctx->upstream_headers;
+
+    rc = tlcf->content_handler(r);
+
+    r->headers_in.headers = client;
+
+    /* the upstream request is built: nothing may build another one */
+
+    ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
+
+    return rc;
+}
+
+
+/* a header of the list: a client's, or one of the gateway's with a value */
+
+static ngx_int_t
+ngx_turso_members_upstream_header(ngx_list_t *list, ngx_table_elt_t *header,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(list);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* nginx only reads a request header's names: static memory will do */
+
+    *h = *header;
+
+    if (value) {
+        h->value = *value;
+    }
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}

@@ -1,0 +1,465 @@
+# Where the token may go: to the upstream request of a request the gateway
+# validated, and nowhere else, under every nginx feature that copies,
+# re-runs or redirects a request out of a gateway location (the list in
+# docs/security.md, "Where the token goes").  Every location here proxies
+# to one recording upstream (t/lib/TursoMembers/Spy.pm): the gateway's
+# requests arrive under /v1/organizations/..., everything else under
+# /other/...; each test asserts what each of them received and what the
+# client got.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use TursoMembers::Test;
+use TursoMembers::Spy;
+
+$TursoMembers::Test::TOKEN = 'tk.HANDOFFsecret0123456789.SIGabcdef';
+my $TOKEN = $TursoMembers::Test::TOKEN;
+
+my $spy = TursoMembers::Spy->new;
+my $SPY = $spy->port;
+
+sub gateway_loc {
+    my ($extra, $pass) = @_;
+    $pass //= 'http://spy$turso_members_upstream_uri';
+    return <<"LOC";
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            $extra
+            proxy_pass $pass;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+LOC
+}
+
+my $t = TursoMembers::Test->new(
+    http_config => <<"HTTP",
+    upstream spy { server 127.0.0.1:$SPY; keepalive 4; }
+    upstream spy_retry {
+        server 127.0.0.1:%%CLOSED_PORT%%;
+        server 127.0.0.1:$SPY;
+    }
+HTTP
+    config => <<'CONF'
+        # what an ordinary server around a gateway has
+        error_page 404 = @fallback;
+        error_page 502 504 /50x.html;
+        post_action @fallback;
+
+        location = /50x.html { return 200 "<html>50x</html>"; }
+        location /other/ {
+            proxy_pass http://spy;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location @fallback {
+            rewrite ^ /other/fallback break;
+            proxy_pass http://spy;
+        }
+        location /internal/ {
+            internal;
+            rewrite ^ /other/internal break;
+            proxy_pass http://spy;
+        }
+        location = /auth {
+            internal;
+            rewrite ^ /other/auth break;
+            proxy_pass http://spy;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+
+        location /v1/organizations/ {
+CONF
+      . gateway_loc('mirror /other/mirror;
+            auth_request /auth;
+            proxy_intercept_errors on;') . <<'CONF'
+        }
+        location /v1/organizations/ssi/ {
+CONF
+      . gateway_loc('ssi on;
+            ssi_types application/json;') . <<'CONF'
+        }
+        location /v1/organizations/plain/ {
+CONF
+      . gateway_loc('proxy_buffering off;', 'http://spy') . <<'CONF'
+        }
+        location /v1/organizations/retry/ {
+CONF
+      . gateway_loc('', 'http://spy_retry$turso_members_upstream_uri') . <<'CONF'
+        }
+        location /v1/organizations/down/ {
+CONF
+      . gateway_loc('',
+          'http://127.0.0.1:%%CLOSED_PORT%%$turso_members_upstream_uri')
+      . <<'CONF'
+        }
+        location /v1/organizations/tf/ {
+CONF
+      . gateway_loc('try_files /nonexistent @fallback;') . <<'CONF'
+        }
+        location /v1/organizations/rw/ {
+            rewrite ^/v1/organizations/rw/members/away$ /other/rw last;
+CONF
+      . gateway_loc('') . <<'CONF'
+        }
+        location /v1/organizations/slice/ {
+CONF
+      . gateway_loc('slice 16;
+            proxy_set_header Range $slice_range;') . <<'CONF'
+        }
+        location /v1/organizations/add/ {
+CONF
+      . gateway_loc('add_before_body /other/add;
+            addition_types application/json;') . <<'CONF'
+        }
+CONF
+);
+
+my $LIST = '/v1/organizations/acme/members';
+
+sub worker_pids {
+    my @pids = grep { /^\d+$/ } map { s/\s+//gr }
+               split /\n/, `ps -o pid= --ppid $t->{pid}`;
+    return join ',', sort @pids;
+}
+
+my $workers = worker_pids();
+ok $workers =~ /^\d+$/, "one worker ($workers)";
+
+# The requests the spy got: the gateway's and the others'.
+sub got {
+    my @all = $spy->requests;
+    my @gw = grep { $_->{path} =~ m{^/v1/} } @all;
+    my @other = grep { $_->{path} !~ m{^/v1/} } @all;
+    return (\@gw, \@other);
+}
+
+# The token went to exactly $n gateway requests and nowhere else.
+sub token_only_upstream {
+    my ($n, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($gw, $other) = got();
+    my @with = grep { index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other;
+    ok !@with, "$name: no other request has the token"
+        or diag join "\n---\n", map { $_->{head} } @with;
+    is scalar(grep { ($_->{headers}{authorization}[0] // '') eq
+                     "Bearer $TOKEN" } @$gw), $n,
+       "$name: $n gateway request(s) with the token";
+    return ($gw, $other);
+}
+
+sub reset_all { $spy->reset; $t->mock_reset }
+
+subtest 'the validated request gets the token, and nothing else does' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => $LIST,
+                        headers => ['Authorization: Basic cG9ydGFsOnB3'],
+                        );
+    is $r->{status}, 200, 'answered';
+    my ($gw, $other) = token_only_upstream(1, 'GET with mirror, auth_request');
+    my @paths = sort map { $_->{path} } @$other;
+    is_deeply \@paths, ['/other/auth', '/other/mirror'],
+        'the auth_request and mirror subrequests did run';
+    for my $o (@$other) {
+        is $o->{headers}{authorization}[0], 'Basic cG9ydGFsOnB3',
+           "$o->{path}: the client's own credentials, as sent";
+    }
+};
+
+subtest 'a mirror gets the canonical body, never the token' => sub {
+    reset_all();
+    my $r = $t->request(method => 'POST', path => $LIST,
+                        body => '{"username":"bob","role":" Admin "}');
+    is $r->{status}, 200;
+    my ($gw, $other) = token_only_upstream(1, 'POST');
+    my ($m) = grep { $_->{path} eq '/other/mirror' } @$other;
+    ok $m, 'the mirror ran';
+    is $m->{body}, '{"username":"bob","role":"admin"}',
+       'the mirror got the canonical body' if $m;
+    is $gw->[0]{body}, '{"username":"bob","role":"admin"}', 'so did Turso';
+};
+
+subtest 'HTTP/2: the same' => sub {
+    reset_all();
+    my $r = $t->h2_request(method => 'POST', path => $LIST,
+                           headers => ['Authorization: Bearer portal'],
+                           body => '{"username":"carol"}');
+    is $r->{status}, 200, 'answered over HTTP/2';
+    my ($gw, $other) = token_only_upstream(1, 'HTTP/2');
+    ok scalar(grep { $_->{path} eq '/other/mirror' } @$other), 'mirrored';
+};
+
+subtest 'HTTP/1.0: the same' => sub {
+    reset_all();
+    my $c = $t->connect;
+    $c->send_raw("GET $LIST HTTP/1.0\r\nHost: x\r\n\r\n");
+    my $r = $c->read_response;
+    $c->close;
+    is $r->{status}, 200, 'answered over HTTP/1.0';
+    token_only_upstream(1, 'HTTP/1.0');
+};
+
+subtest 'HTTP/0.9: refused, the worker lives' => sub {
+    reset_all();
+    for (1 .. 3) {
+        my $c = $t->connect;
+        $c->send_raw("GET $LIST\r\n");
+        my $closed = $c->closed(5);
+        ok $closed, 'answered and closed';
+        like $c->{buf}, qr/"code":"bad_request"/, 'a JSON error body';
+        $c->close;
+    }
+    is worker_pids(), $workers, 'the same worker';
+    token_only_upstream(0, 'HTTP/0.9 (auth_request ran before)');
+    is $t->request(method => 'GET', path => $LIST)->{status}, 200,
+       'and the next request is served';
+};
+
+subtest 'the upstream gets the gateway\'s headers, not the client\'s' => sub {
+    reset_all();
+    my $r = $t->request(method => 'POST', path => $LIST,
+        body => '{"username":"dave"}',
+        headers => ['Content-Type: application/json',
+                    'Content-Type: text/plain',
+                    'Content-Encoding: gzip',
+                    'Content-Language: de',
+                    'X-HTTP-Method-Override: DELETE',
+                    'X-HTTP-Method: DELETE',
+                    'X-Method-Override: DELETE',
+                    'X-Original-URL: /v1/organizations/acme/members/alice',
+                    'X-Rewrite-URL: /v1/organizations/acme/members/alice',
+                    'Upgrade: websocket',
+                    'Cookie: session=portal',
+                    'Proxy-Authorization: Basic eDp5',
+                    'Forwarded: for=1.2.3.4',
+                    'X-Forwarded-For: 1.2.3.4',
+                    'Range: bytes=0-1',
+                    'If-Match: *',
+                    'Accept: application/json',
+                    'User-Agent: portal/1']);
+    is $r->{status}, 200;
+    my ($gw) = token_only_upstream(1, 'many headers');
+    my $h = $gw->[0]{headers};
+    is_deeply [sort keys %$h],
+        [sort qw(host content-length authorization x-request-id content-type
+                 accept user-agent)],
+        'exactly the gateway\'s headers, and Accept and User-Agent';
+    is_deeply $h->{'content-type'}, ['application/json'], 'one Content-Type';
+    is $gw->[0]{body}, '{"username":"dave","role":"member"}', 'the body';
+    like $gw->[0]{head}, qr{^POST /v1/organizations/acme/members HTTP/1.1},
+       'the method and path as validated';
+};
+
+subtest 'X-HTTP-Method-Override on an allowed GET stays a GET' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => "$LIST/bob",
+                        headers => ['X-HTTP-Method-Override: DELETE']);
+    is $r->{status}, 200;
+    my ($gw) = got();
+    like $gw->[0]{head}, qr{^GET /v1/organizations/acme/members/bob }, 'GET';
+    unlike $gw->[0]{head}, qr/override/i, 'no override header';
+};
+
+for my $mode (qw(int100 int103)) {
+    subtest "an upstream $mode before its answer" => sub {
+        reset_all();
+        my $c = $t->connect;
+        my $r = $c->request(method => 'GET', path => "$LIST/$mode");
+        error_is $r, 502, 'upstream_error';
+        is $r->{interim}, 0, 'no interim answer relayed';
+        $r = $c->request(method => 'GET', path => $LIST);
+        is $r->{status}, 200, 'the connection serves the next request';
+        $c->close;
+        is worker_pids(), $workers, 'the same worker';
+    };
+}
+
+subtest 'an upstream 101 does not make a tunnel' => sub {
+    reset_all();
+    my $c = $t->connect;
+    my $r = $c->request(method => 'GET', path => "$LIST/int101",
+                        headers => ['Upgrade: websocket',
+                                    'Connection: Upgrade']);
+    error_is $r, 502, 'upstream_error';
+    unlike $r->{body}, qr/raw tunnel/, 'no raw bytes';
+    $c->close;
+    my ($gw) = got();
+    ok !exists $gw->[0]{headers}{upgrade}, 'no Upgrade went upstream';
+};
+
+for my $mode (qw(xaccel xaccelnamed)) {
+    subtest "X-Accel-Redirect ($mode) is not followed" => sub {
+        reset_all();
+        my $r = $t->request(method => 'GET', path => "$LIST/$mode");
+        error_is $r, 502, 'upstream_error';
+        ok !exists $r->{headers}{'set-cookie'}, 'no header of the upstream';
+        my ($gw, $other) = token_only_upstream(1, $mode);
+        ok !grep({ $_->{path} =~ m{internal|fallback} } @$other),
+           'the redirect target was never asked';
+    };
+}
+
+subtest 'proxy_intercept_errors + an inherited error_page 404' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => "$LIST/gone404");
+    error_is $r, 404, 'member_not_found';
+    my ($gw, $other) = token_only_upstream(1, 'intercepted 404');
+    ok !grep({ $_->{path} =~ /fallback/ } @$other),
+       'no fallback, no post_action';
+};
+
+subtest 'an inherited error_page 502 does not turn the JSON into HTML' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET',
+                        path => '/v1/organizations/down/members');
+    error_is $r, 502, 'upstream_unavailable';
+    unlike $r->{body}, qr/html/, 'no HTML';
+};
+
+subtest 'cut short, buffered and not' => sub {
+    for my $case (["$LIST/cut409", 'buffered'],
+                  ["$LIST/nobuf409", 'X-Accel-Buffering: no'],
+                  ['/v1/organizations/plain/members/cut409',
+                   'proxy_buffering off'])
+    {
+        reset_all();
+        my ($path, $what) = @$case;
+        my $mark = $t->log_mark;
+        my $r = $t->request(method => 'GET', path => $path);
+        error_is $r, 409, 'upstream_rejected', "$what: answered";
+        like $t->error_log_since($mark), qr/upstream failed while sending/,
+             "$what: logged";
+    }
+    my @log = grep { m{/cut409|/nobuf409} } split /\n/, $t->access_log;
+    ok !grep({ / 200 / } @log), 'no 200 in the access log';
+};
+
+subtest 'proxy_buffering off: a success streams as usual' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET',
+                        path => '/v1/organizations/plain/members');
+    is $r->{status}, 200;
+    is $r->{body}, '{"members":[]}';
+    token_only_upstream(1, 'unbuffered');
+};
+
+subtest 'plain proxy_pass: the path goes percent-encoded' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET',
+                        path => '/v1/organizations/plain/members/b%C3%B8b');
+    is $r->{status}, 200;
+    my ($gw) = got();
+    like $gw->[0]{head}, qr{^GET /v1/organizations/plain/members/b%C3%B8b },
+         'encoded, as with $turso_members_upstream_uri';
+    $spy->reset;
+    $r = $t->request(method => 'GET', path => "$LIST/b%C3%B8b");
+    ($gw) = got();
+    like $gw->[0]{head}, qr{^GET /v1/organizations/acme/members/b%C3%B8b },
+         'the variable form';
+};
+
+subtest 'proxy_next_upstream: the retry is the same validated request' => sub {
+    reset_all();
+    my $r = $t->request(method => 'POST',
+                        path => '/v1/organizations/retry/members',
+                        body => '{"username":"erin"}');
+    is $r->{status}, 200, 'answered by the second server';
+    my ($gw) = token_only_upstream(1, 'retried');
+    is $gw->[0]{body}, '{"username":"erin","role":"member"}';
+};
+
+subtest 'try_files in a gateway location: refused, never redirected' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => '/v1/organizations/tf/members');
+    error_is $r, 500, 'internal_error';
+    my ($gw, $other) = got();
+    is scalar(@$gw) + scalar(@$other), 0, 'nothing upstream';
+};
+
+subtest 'rewrite ... last before the gateway: no token' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET',
+                        path => '/v1/organizations/rw/members/away');
+    is $r->{status}, 200, 'the other location answered';
+    my ($gw, $other) = token_only_upstream(0, 'rewritten away');
+    is $other->[0]{path}, '/other/rw', 'it went where the rewrite said';
+};
+
+subtest 'SSI and addition subrequests: no token' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET',
+                        path => '/v1/organizations/ssi/members/ssi');
+    is $r->{status}, 200;
+    is $r->{body}, '{"members":["ok"]}', 'the include ran';
+    token_only_upstream(1, 'ssi');
+    reset_all();
+    $r = $t->request(method => 'GET', path => '/v1/organizations/add/members');
+    is $r->{status}, 200;
+    my ($gw, $other) = token_only_upstream(1, 'addition');
+    ok scalar(grep { $_->{path} eq '/other/add' } @$other), 'added';
+};
+
+subtest 'slice: its clone subrequests are refused, no token' => sub {
+    reset_all();
+    my $mark = $t->log_mark;
+    my $c = $t->connect;
+    my $r = $c->request(method => 'GET',
+                        path => '/v1/organizations/slice/members/part');
+    $c->close;
+    my ($gw) = token_only_upstream(1, 'slice');
+    is scalar(@$gw), 1, 'one request upstream: the clone never went';
+    like $t->error_log_since($mark), qr/did not validate reached/,
+         'the clone was refused';
+    is worker_pids(), $workers, 'the same worker';
+};
+
+subtest 'a chunked body over the cap: 413 while the client still sends' => sub {
+    reset_all();
+    my $c = $t->connect;
+    $c->send_raw($c->head(method => 'POST', path => $LIST, chunked => 1));
+    # 20 KiB of a 16 KiB cap, and no last chunk: the client is not done
+    $c->send_raw(sprintf("%x\r\n%s\r\n", 4096, 'x' x 4096)) for 1 .. 5;
+    my $r = $c->read_response(timeout => 5);
+    error_is $r, 413, 'body_too_large';
+    $c->close;
+    my ($gw, $other) = got();
+    is scalar(@$gw), 0, 'nothing reached Turso';
+    ok !grep({ $_->{path} eq '/other/mirror' } @$other), 'nor the mirror';
+};
+
+# --- configurations refused ------------------------------------------------
+
+subtest 'nginx -t: error_page and post_action in a gateway location' => sub {
+    for my $d ('error_page 404 = @fallback;', 'post_action @fallback;') {
+        my ($name) = $d =~ /^(\w+)/;
+        my ($code, $out) = $t->nginx_t(<<"CONF");
+        location \@fallback { return 204; }
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            $d
+            proxy_pass http://turso_api;
+        }
+CONF
+        isnt $code, 0, "$name: refused";
+        like $out, qr/\[emerg\] "$name" cannot be used in a "turso_members" location/,
+             "$name: says why";
+    }
+    my ($code, $out) = $t->nginx_t(<<'CONF');
+        error_page 404 /404.html;
+        post_action @fallback;
+        location @fallback { return 204; }
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass http://turso_api;
+        }
+CONF
+    is $code, 0, 'inherited ones are accepted (and do not apply)' or diag $out;
+};
+
+is worker_pids(), $workers, 'no worker died in this file';
+
+done_testing;
