@@ -103,12 +103,12 @@ int
 ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
 {
-    int                            rc;
-    void                          *iter;
-    json_t                        *root, *value;
-    const unsigned char           *nul;
-    const char                    *key;
-    json_error_t                   err;
+    int                         rc;
+    void                       *iter;
+    json_t                     *root, *value;
+    const char                 *key;
+    json_error_t                err;
+    const unsigned char        *nul;
     ngx_turso_members_value_t   val;
 
     ngx_turso_members_body_init(body);

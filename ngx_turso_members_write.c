@@ -144,8 +144,8 @@ static size_t
 ngx_turso_members_write_escape(char *dst, size_t size,
     const unsigned char *src, size_t len)
 {
-    char                  *p, *last;
-    const unsigned char   *s, *end;
+    char                 *p, *last;
+    const unsigned char  *s, *end;
 
     static const char  hex[] = "0123456789abcdef";
 
