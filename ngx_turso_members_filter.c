@@ -513,8 +513,7 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
             }
         }
 
-        len = ngx_turso_members_json_escape((char *) p, 6 * len,
-                                            (char *) raw, len);
+        len = (u_char *) ngx_escape_json(p, raw, len) - p;
     }
 
     ngx_log_error(level, r->connection->log, 0,
