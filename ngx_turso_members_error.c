@@ -18,8 +18,6 @@ static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
     ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
 static u_char *ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_turso_members_code_t *c, u_char *p, u_char *last);
-static u_char *ngx_turso_members_error_escape(u_char *p, u_char *last,
-    u_char *s, size_t len);
 
 
 #define ngx_turso_members_code(c, s, m)                                       \
@@ -109,11 +107,8 @@ ngx_turso_members_error_init(void)
     for (i = 0; i < NGX_TURSO_MEMBERS_CODE_LAST; i++) {
         c = &ngx_turso_members_codes[i];
 
-        /* escaping changes the length of whatever it changes */
-        c->plain = (ngx_turso_members_json_escape(NULL, 0,
-                                                  (char *) c->message.data,
-                                                  c->message.len)
-                    == c->message.len);
+        c->plain = (ngx_escape_json(NULL, c->message.data, c->message.len)
+                    == 0);
     }
 }
 
@@ -134,8 +129,8 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_str_t   v;
 
     if (ctx->message.len) {
-        return ngx_turso_members_error_escape(p, last, ctx->message.data,
-                                              ctx->message.len);
+        return (u_char *) ngx_escape_json(p, ctx->message.data,
+                                          ctx->message.len);
     }
 
     t = c->message.data;
@@ -155,7 +150,7 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
                 p = ngx_cpymem(p, t, q - t);
 
             } else {
-                p = ngx_turso_members_error_escape(p, last, t, q - t);
+                p = (u_char *) ngx_escape_json(p, t, q - t);
             }
 
             t = q;
@@ -188,19 +183,10 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
             continue;
         }
 
-        p = ngx_turso_members_error_escape(p, last, v.data, v.len);
+        p = (u_char *) ngx_escape_json(p, v.data, v.len);
     }
 
     return p;
-}
-
-
-static u_char *
-ngx_turso_members_error_escape(u_char *p, u_char *last, u_char *s,
-    size_t len)
-{
-    return p + ngx_turso_members_json_escape((char *) p, last - p,
-                                             (char *) s, len);
 }
 
 
@@ -211,26 +197,22 @@ ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     size_t   n;
     u_char  *v;
 
-    if (len == 0 || (size_t) (last - p) < name->len + len + 1) {
+    n = escape ? len + ngx_escape_json(NULL, value, len) : len;
+
+    if (len == 0 || (size_t) (last - p) < name->len + n + 1) {
+        /* nothing, or no room: the field is left out, not cut */
         return p;
     }
 
     v = ngx_cpymem(p, name->data, name->len);
 
-    if (escape) {
-        n = ngx_turso_members_json_escape((char *) v, last - v - 1,
-                                          (char *) value, len);
-        if (n == 0) {
-            /* no room: the field is left out, not cut */
-            return p;
-        }
+    if (n == len) {
+        v = ngx_cpymem(v, value, len);
 
     } else {
-        n = len;
-        ngx_memcpy(v, value, len);
+        v = (u_char *) ngx_escape_json(v, value, len);
     }
 
-    v += n;
     *v++ = '"';
 
     return v;

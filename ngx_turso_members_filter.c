@@ -511,8 +511,7 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
 
         ngx_turso_members_token_mask(r->pool, tlcf, raw, size, len);
 
-        len = ngx_turso_members_json_escape((char *) p, 6 * len,
-                                            (char *) raw, len);
+        len = (u_char *) ngx_escape_json(p, raw, len) - p;
 
         ngx_turso_members_token_mask(r->pool, tlcf, p, len, len);
     }

@@ -582,18 +582,9 @@ ngx_turso_members_set_body(ngx_http_request_t *r,
     r->request_body->bufs = cl;
     r->headers_in.content_length_n = len;
 
-    if (r->headers_in.content_length) {
-        /* for $content_length and $http_content_length */
+    /* the client's header no longer says it: $content_length reads the n */
 
-        p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        r->headers_in.content_length->value.data = p;
-        r->headers_in.content_length->value.len = ngx_sprintf(p, "%uz", len)
-                                                  - p;
-    }
+    r->headers_in.content_length = NULL;
 
     return NGX_OK;
 }

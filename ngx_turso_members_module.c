@@ -241,11 +241,31 @@ ngx_turso_members_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * The handlers and filters run for every request of every location: they
+ * are hooked only when some location has "turso_members on" (merged
+ * before this runs), so that an nginx that loads the module without using
+ * it runs none of its code per request (as headers-more does).
+ */
+
 static ngx_int_t
 ngx_turso_members_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    /* the counters, for turso_members_status even when nothing is counted */
+
+    if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
+
+    if (!tmcf->enabled) {
+        return NGX_OK;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -263,13 +283,16 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_redirect_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_turso_members_log_handler;
+
     ngx_turso_members_route_init();
     ngx_turso_members_upstream_init();
     ngx_turso_members_error_init();
-
-    if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     /* before the gateway's filters: its header filter runs after them */
 
@@ -332,7 +355,15 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_turso_members_loc_conf_t  *prev = parent;
     ngx_turso_members_loc_conf_t  *conf = child;
 
+    ngx_turso_members_main_conf_t  *tmcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->enable) {
+        tmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_turso_members_module);
+        tmcf->enabled = 1;
+    }
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_TURSO_MEMBERS_MODE_ENFORCE);
     ngx_conf_merge_uint_value(conf->error_format, prev->error_format,

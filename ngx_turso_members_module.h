@@ -11,19 +11,34 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_turso_members_valid.h"
+#include "ngx_turso_members_body.h"
 #include "ngx_turso_members_json.h"
+#include "ngx_turso_members_write.h"
 
 
-/* operations, as bits, so that a location can allow a subset of them */
-#define NGX_TURSO_MEMBERS_OP_LIST_MEMBERS    0x0001
-#define NGX_TURSO_MEMBERS_OP_GET_MEMBER      0x0002
-#define NGX_TURSO_MEMBERS_OP_ADD_MEMBER      0x0004
-#define NGX_TURSO_MEMBERS_OP_UPDATE_ROLE     0x0008
-#define NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER   0x0010
-#define NGX_TURSO_MEMBERS_OP_LIST_INVITES    0x0020
-#define NGX_TURSO_MEMBERS_OP_INVITE          0x0040
-#define NGX_TURSO_MEMBERS_OP_DELETE_INVITE   0x0080
-#define NGX_TURSO_MEMBERS_OP_ALL             0x00ff
+/*
+ * The operations, the one list of them: a route does one, a location may
+ * allow a subset (turso_members_operations), the metrics count each.
+ * Their names are in ngx_turso_members_route.c, by these indexes.
+ */
+typedef enum {
+    NGX_TURSO_MEMBERS_OP_NONE = 0,
+    NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
+    NGX_TURSO_MEMBERS_OP_GET_MEMBER,
+    NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+    NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
+    NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
+    NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+    NGX_TURSO_MEMBERS_OP_INVITE,
+    NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+    NGX_TURSO_MEMBERS_OP_LAST
+} ngx_turso_members_op_e;
+
+/* an operation as a bit of a policy's mask */
+#define ngx_turso_members_op_bit(op)         ((ngx_uint_t) 1 << (op))
+#define NGX_TURSO_MEMBERS_OP_ALL                                              \
+    (ngx_turso_members_op_bit(NGX_TURSO_MEMBERS_OP_LAST) - 2)
 
 /* what the last path segment of a route names */
 #define NGX_TURSO_MEMBERS_ITEM_NONE          0
@@ -84,22 +99,25 @@ typedef enum {
 } ngx_turso_members_code_e;
 
 
+/*
+ * A route the gateway serves: the path /v{version}/organizations/{org}/
+ * {collection}[/{item}] with a method.  The upstream gets the same path,
+ * but for a route whose item goes into the body.
+ */
 typedef struct {
     ngx_uint_t                      method;
     ngx_uint_t                      version;
     ngx_str_t                       collection;
-    ngx_uint_t                      item;
-    ngx_str_t                       operation;
-    ngx_uint_t                      op;
+    ngx_uint_t                      item;        /* NGX_TURSO_MEMBERS_ITEM_* */
+    ngx_uint_t                      op;          /* NGX_TURSO_MEMBERS_OP_* */
+    ngx_str_t                       operation;   /* op's name, set at init */
     ngx_turso_members_body_spec_t   body;
-    ngx_uint_t                      not_found;
-    ngx_uint_t                      conflict;
-    /* the route the request is forwarded as: the documented one */
-    ngx_str_t                       upstream_collection;
-    unsigned                        upstream_item:1;
+    ngx_uint_t                      not_found;   /* the code of a 404 */
+    ngx_uint_t                      conflict;    /* the code of a 409 */
+    /* the path's item goes into the body, for the documented route */
+    unsigned                        item_in_body:1;
+    /* a body without "role" gets turso_members_default_role */
     unsigned                        default_role:1;
-    /* the request's URI is the upstream path (ngx_turso_members_route_init) */
-    unsigned                        same_path:1;
 } ngx_turso_members_route_t;
 
 
@@ -143,6 +161,7 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
+    ngx_uint_t                      enabled;  /* some location is "on" */
     ngx_uint_t                      cors;     /* cors_origins somewhere */
 } ngx_turso_members_main_conf_t;
 
@@ -214,13 +233,13 @@ typedef struct {
 
 /* ngx_turso_members_metrics.c */
 ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
+ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 void ngx_turso_members_metrics_report(ngx_http_request_t *r,
     ngx_uint_t code);
 char *ngx_turso_members_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_turso_members_policy.c */
-ngx_str_t *ngx_turso_members_operation_name(ngx_uint_t index);
 char *ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -234,6 +253,7 @@ ngx_int_t ngx_turso_members_policy_role(ngx_http_request_t *r,
 
 /* ngx_turso_members_route.c */
 void ngx_turso_members_route_init(void);
+ngx_str_t *ngx_turso_members_operation_name(ngx_uint_t op);
 ngx_uint_t ngx_turso_members_route_find(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
 ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
