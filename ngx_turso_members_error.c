@@ -602,6 +602,11 @@ ngx_turso_members_nginx_code(ngx_http_request_t *r, ngx_uint_t status)
             return NGX_TURSO_MEMBERS_BAD_REQUEST;
         }
 
+        if (status < 400) {
+            /* nginx's redirect to the location's own path, with a slash */
+            return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+        }
+
         return NGX_TURSO_MEMBERS_INTERNAL_ERROR;
     }
 }

@@ -218,6 +218,12 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         ctx->code = ngx_turso_members_nginx_code(r, status);
         ctx->replacing = 1;
 
+        if (r->headers_out.location) {
+            /* nginx's redirect to the location's path with a slash */
+            r->headers_out.location->hash = 0;
+            r->headers_out.location = NULL;
+        }
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "turso_members filter: nginx's %ui replaced", status);
 
@@ -398,15 +404,31 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
         }
     }
 
+    ctx->holding = 0;
+    ctx->replacing = 1;
+
+    if (!last && r->upstream && r->upstream->cleanup == NULL) {
+
+        /* the upstream failed before the first byte: nothing went yet */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "turso_members: upstream failed before its success "
+                      "body");
+
+        ngx_turso_members_clear_headers(r);
+        ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+
+        return ngx_turso_members_send_replacement(r, ctx);
+    }
+
     if (!last) {
+        ctx->holding = 1;
+        ctx->replacing = 0;
         return NGX_OK;
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "turso_members filter: success ended empty, sent as {}");
-
-    ctx->holding = 0;
-    ctx->replacing = 1;
 
     return ngx_turso_members_send_replacement(r, ctx);
 }

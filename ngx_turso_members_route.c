@@ -411,21 +411,30 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     u_char                           *p;
-    size_t                            len;
+    size_t                            len, prefix;
     ngx_str_t                        *item;
     const ngx_turso_members_route_t  *rt;
 
     rt = ctx->route;
 
+    /*
+     * "proxy_pass http://upstream;" (no URI, no variables) sends r->uri,
+     * never the client's bytes: escaped when it is marked quoted
+     */
+
+    ngx_str_null(&r->args);
+    r->valid_unparsed_uri = 0;
+    r->quoted_uri = 0;
+
     if (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE) {
         /*
-         * The request's URI is that path already, byte for byte:
-         * ngx_turso_members_route_find() took it apart and checked every
-         * part of it
+         * The request's URI is that path already, byte for byte, and has
+         * nothing to escape: ngx_turso_members_route_find() took it apart
+         * and checked every part of it
          */
 
         ctx->upstream_uri = r->uri;
-        goto done;
+        return NGX_OK;
     }
 
     item = NULL;
@@ -455,6 +464,8 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     *p++ = '/';
     p = ngx_cpymem(p, rt->collection.data, rt->collection.len);
 
+    prefix = p - ctx->upstream_uri.data;
+
     if (item) {
         *p++ = '/';
         p = ngx_turso_members_route_escape(p, item);
@@ -462,37 +473,25 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
 
-    /*
-     * The same path, unescaped, as the request's URI, with no arguments:
-     * what "proxy_pass http://upstream;" (no URI, no variables, cheaper)
-     * sends, escaped by nginx.
-     */
+    /* the same path, unescaped, as the request's URI */
 
-    if (item == NULL) {
+    if (item == NULL || ctx->upstream_uri.len == prefix + 1 + item->len) {
+        /* nothing was escaped */
         r->uri = ctx->upstream_uri;
-
-    } else {
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        r->uri.data = p;
-        r->uri.len = ngx_sprintf(p, "/v%ui/organizations/%V/%V/%V",
-                                 rt->version, &ctx->org, &rt->collection,
-                                 item)
-                     - p;
+        return NGX_OK;
     }
 
-done:
+    p = ngx_pnalloc(r->pool, prefix + 1 + item->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-    /*
-     * For "proxy_pass http://upstream;": nginx sends r->uri, escaped only
-     * when it is marked quoted, never the client's own bytes
-     */
+    r->uri.data = p;
+    p = ngx_cpymem(p, ctx->upstream_uri.data, prefix);
+    *p++ = '/';
+    p = ngx_cpymem(p, item->data, item->len);
+    r->uri.len = p - r->uri.data;
 
-    ngx_str_null(&r->args);
-    r->valid_unparsed_uri = 0;
     r->quoted_uri = 1;
 
     return NGX_OK;
