@@ -24,7 +24,8 @@ build="$top/build"
 nginx_src=/usr/share/nginx/src
 
 packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
-          openssl procps ca-certificates libtest-tcp-perl libhttp-daemon-perl)
+          openssl procps ca-certificates libtest-tcp-perl libhttp-daemon-perl
+          chromium)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
@@ -153,7 +154,8 @@ run_tests() {
 run_dir=${TURSO_MEMBERS_RUN_DIR:-$build/run}
 run_gateway_port=${TURSO_MEMBERS_RUN_PORT:-8080}
 run_mock_port=${TURSO_MEMBERS_RUN_MOCK_PORT:-8081}
-run_servers=(run_server_gateway)
+run_portal_port=${TURSO_MEMBERS_RUN_PORTAL_PORT:-8082}
+run_servers=(run_server_gateway run_server_portal)
 run_pids=()
 
 # Stops what run_gateway started (nginx first, then the mock), waits for it.
@@ -193,6 +195,9 @@ run_server_gateway() {
     server {
         listen 127.0.0.1:$run_gateway_port;
 
+        # the example portal's origin (docs/portals.md)
+        turso_members_cors_origins http://127.0.0.1:$run_portal_port;
+
         # the metrics page (docs/operations.md); keep it local in production
         location = /metrics {
             turso_members_status;
@@ -209,6 +214,18 @@ run_server_gateway() {
             proxy_set_header Connection "";
 $run_tls
         }
+    }
+CONF
+}
+
+# The example browser portal (examples/portal), on an origin of its own.
+run_server_portal() {
+    cat <<CONF
+
+    server {
+        listen 127.0.0.1:$run_portal_port;
+        root $top/examples/portal;
+        default_type text/html;
     }
 CONF
 }
@@ -249,7 +266,7 @@ run_gateway() {
     build
 
     local port pid status=0
-    for port in "$run_gateway_port" "$run_mock_port"; do
+    for port in "$run_gateway_port" "$run_mock_port" "$run_portal_port"; do
         if port_taken "$port"; then
             pid=$(cat "$run_dir/logs/nginx.pid" 2>/dev/null || true)
             say "127.0.0.1:$port is in use${pid:+ (an earlier ./build.sh run? its nginx had pid $pid)}"
@@ -315,6 +332,7 @@ run_gateway() {
     fi
     say "try:  curl -s -XPOST http://127.0.0.1:$run_gateway_port/v1/organizations/acme/members -d '{\"username\":\"bob\"}'"
     say "      curl -s http://127.0.0.1:$run_gateway_port/metrics"
+    say "example portal: http://127.0.0.1:$run_portal_port/ (docs/portals.md)"
     say "logs: $run_dir/logs/audit.log (one JSON line per request), error.log"
     say "stop: Ctrl-C (or kill $$)"
 

@@ -18,8 +18,6 @@ static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
     ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
 static u_char *ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_turso_members_code_t *c, u_char *p, u_char *last);
-static u_char *ngx_turso_members_error_escape(u_char *p, u_char *last,
-    u_char *s, size_t len);
 
 
 #define ngx_turso_members_code(c, s, m)                                       \
@@ -56,6 +54,8 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
                            "method not allowed on this route"),
     ngx_turso_members_code("route_not_supported", 404,
                            "route not supported by this gateway"),
+    ngx_turso_members_code("origin_not_allowed", 403,
+                           "this origin may not call the gateway"),
 
     ngx_turso_members_code("member_exists", 409,
                            "user %u is already a member of organization %o"),
@@ -74,6 +74,9 @@ ngx_turso_members_code_t  ngx_turso_members_codes[] = {
                            "the Turso API is rate limiting the gateway"),
     ngx_turso_members_code("upstream_unauthorized", 502,
                            "the gateway's Turso API token was refused"),
+    ngx_turso_members_code("upstream_forbidden", 502,
+                           "the gateway's Turso API token has no rights on "
+                           "organization %o"),
     ngx_turso_members_code("upstream_error", 502,
                            "the Turso API failed"),
     ngx_turso_members_code("upstream_unavailable", 502,
@@ -104,11 +107,8 @@ ngx_turso_members_error_init(void)
     for (i = 0; i < NGX_TURSO_MEMBERS_CODE_LAST; i++) {
         c = &ngx_turso_members_codes[i];
 
-        /* escaping changes the length of whatever it changes */
-        c->plain = (ngx_turso_members_json_escape(NULL, 0,
-                                                  (char *) c->message.data,
-                                                  c->message.len)
-                    == c->message.len);
+        c->plain = (ngx_escape_json(NULL, c->message.data, c->message.len)
+                    == 0);
     }
 }
 
@@ -129,8 +129,8 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_str_t   v;
 
     if (ctx->message.len) {
-        return ngx_turso_members_error_escape(p, last, ctx->message.data,
-                                              ctx->message.len);
+        return (u_char *) ngx_escape_json(p, ctx->message.data,
+                                          ctx->message.len);
     }
 
     t = c->message.data;
@@ -150,7 +150,7 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
                 p = ngx_cpymem(p, t, q - t);
 
             } else {
-                p = ngx_turso_members_error_escape(p, last, t, q - t);
+                p = (u_char *) ngx_escape_json(p, t, q - t);
             }
 
             t = q;
@@ -183,19 +183,10 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
             continue;
         }
 
-        p = ngx_turso_members_error_escape(p, last, v.data, v.len);
+        p = (u_char *) ngx_escape_json(p, v.data, v.len);
     }
 
     return p;
-}
-
-
-static u_char *
-ngx_turso_members_error_escape(u_char *p, u_char *last, u_char *s,
-    size_t len)
-{
-    return p + ngx_turso_members_json_escape((char *) p, last - p,
-                                             (char *) s, len);
 }
 
 
@@ -206,26 +197,22 @@ ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     size_t   n;
     u_char  *v;
 
-    if (len == 0 || (size_t) (last - p) < name->len + len + 1) {
+    n = escape ? len + ngx_escape_json(NULL, value, len) : len;
+
+    if (len == 0 || (size_t) (last - p) < name->len + n + 1) {
+        /* nothing, or no room: the field is left out, not cut */
         return p;
     }
 
     v = ngx_cpymem(p, name->data, name->len);
 
-    if (escape) {
-        n = ngx_turso_members_json_escape((char *) v, last - v - 1,
-                                          (char *) value, len);
-        if (n == 0) {
-            /* no room: the field is left out, not cut */
-            return p;
-        }
+    if (n == len) {
+        v = ngx_cpymem(v, value, len);
 
     } else {
-        n = len;
-        ngx_memcpy(v, value, len);
+        v = (u_char *) ngx_escape_json(v, value, len);
     }
 
-    v += n;
     *v++ = '"';
 
     return v;
@@ -515,9 +502,13 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
     case NGX_HTTP_NOT_FOUND:
         break;
 
+    /* the token itself refused; a token without rights there */
+
     case NGX_HTTP_UNAUTHORIZED:
-    case NGX_HTTP_FORBIDDEN:
         return NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED;
+
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_TURSO_MEMBERS_UPSTREAM_FORBIDDEN;
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
         return NGX_TURSO_MEMBERS_RATE_LIMITED;
@@ -609,6 +600,11 @@ ngx_turso_members_nginx_code(ngx_http_request_t *r, ngx_uint_t status)
     default:
         if (status >= 400 && status < 500) {
             return NGX_TURSO_MEMBERS_BAD_REQUEST;
+        }
+
+        if (status < 400) {
+            /* nginx's redirect to the location's own path, with a slash */
+            return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
         }
 
         return NGX_TURSO_MEMBERS_INTERNAL_ERROR;

@@ -218,6 +218,12 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         ctx->code = ngx_turso_members_nginx_code(r, status);
         ctx->replacing = 1;
 
+        if (r->headers_out.location) {
+            /* nginx's redirect to the location's path with a slash */
+            r->headers_out.location->hash = 0;
+            r->headers_out.location = NULL;
+        }
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "turso_members filter: nginx's %ui replaced", status);
 
@@ -398,15 +404,31 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
         }
     }
 
+    ctx->holding = 0;
+    ctx->replacing = 1;
+
+    if (!last && r->upstream && r->upstream->cleanup == NULL) {
+
+        /* the upstream failed before the first byte: nothing went yet */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "turso_members: upstream failed before its success "
+                      "body");
+
+        ngx_turso_members_clear_headers(r);
+        ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+
+        return ngx_turso_members_send_replacement(r, ctx);
+    }
+
     if (!last) {
+        ctx->holding = 1;
+        ctx->replacing = 0;
         return NGX_OK;
     }
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "turso_members filter: success ended empty, sent as {}");
-
-    ctx->holding = 0;
-    ctx->replacing = 1;
 
     return ngx_turso_members_send_replacement(r, ctx);
 }
@@ -466,14 +488,23 @@ ngx_turso_members_upstream_log_level(ngx_uint_t status)
 }
 
 
+/*
+ * The line that quotes an upstream error: its first 512 bytes, with every
+ * run of 8 or more bytes of any token of the location masked, before the
+ * cut (a token straddling it leaves nothing) and after the escaping (which
+ * could make one).  A refused token is named by its id and organization.
+ */
+
 static void
 ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char                        *p, *raw, *q, *token;
-    size_t                         len, tlen;
+    u_char                        *p, *raw;
+    size_t                         len, size;
+    ngx_str_t                      id, label;
     ngx_buf_t                     *b;
     ngx_uint_t                     level;
+    const char                    *why;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     level = ngx_turso_members_upstream_log_level(ctx->upstream_status);
@@ -482,47 +513,59 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
         return;
     }
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
     b = ctx->upstream_body;
     len = 0;
     p = NULL;
 
     if (b && b->last > b->pos) {
-        len = ngx_min((size_t) (b->last - b->pos), 512);
+        size = b->last - b->pos;
+        len = ngx_min(size, 512);
 
-        raw = ngx_pnalloc(r->pool, len);
+        raw = ngx_pnalloc(r->pool, size);
         p = ngx_pnalloc(r->pool, 6 * len);
         if (raw == NULL || p == NULL) {
             return;
         }
 
-        ngx_memcpy(raw, b->pos, len);
+        ngx_memcpy(raw, b->pos, size);
 
-        /* an upstream that echoes the token must not put it in the log */
+        ngx_turso_members_token_mask(r->pool, tlcf, raw, size, len);
 
-        tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+        len = (u_char *) ngx_escape_json(p, raw, len) - p;
 
-        if (tlcf->token && tlcf->token->authorization.len) {
-            token = tlcf->token->authorization.data + sizeof("Bearer ") - 1;
-            tlen = tlcf->token->authorization.len - (sizeof("Bearer ") - 1);
+        ngx_turso_members_token_mask(r->pool, tlcf, p, len, len);
+    }
 
-            for (q = raw; (size_t) (raw + len - q) >= tlen; q++) {
-                if (*q == *token && ngx_memcmp(q, token, tlen) == 0) {
-                    ngx_memset(q, '*', tlen);
-                    q += tlen - 1;
-                }
-            }
+    /* a refused token: which one, and what it means */
+
+    why = "";
+    ngx_str_null(&id);
+    ngx_str_null(&label);
+
+    if (ctx->upstream_status == NGX_HTTP_UNAUTHORIZED) {
+        why = ": the token is invalid, expired or revoked; token ";
+
+    } else if (ctx->upstream_status == NGX_HTTP_FORBIDDEN) {
+        why = ": the token has no rights on this organization (minted for "
+              "another organization, or without the scope or the role); "
+              "token ";
+    }
+
+    if (*why) {
+        ngx_str_set(&id, "-");
+
+        if (ctx->token) {
+            id = ctx->token->id;
+            label = ctx->token->label;
         }
-
-        len = ngx_turso_members_json_escape((char *) p, 6 * len,
-                                            (char *) raw, len);
     }
 
     ngx_log_error(level, r->connection->log, 0,
-                  "turso_members: upstream answered %ui, sent as %V%s; "
-                  "upstream body: \"%*s\"",
+                  "turso_members: upstream answered %ui, sent as %V, "
+                  "organization \"%V\"%s%V%V; upstream body: \"%*s\"",
                   ctx->upstream_status,
-                  &ngx_turso_members_codes[ctx->code].code,
-                  level == NGX_LOG_ERR
-                  ? " (check the gateway's Turso API token)" : "",
-                  len, p);
+                  &ngx_turso_members_codes[ctx->code].code, &ctx->org, why,
+                  &id, &label, len, p);
 }

@@ -18,6 +18,8 @@
 
 static ngx_int_t ngx_turso_members_start(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
+static ngx_int_t ngx_turso_members_no_token(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_resume(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
@@ -112,7 +114,8 @@ static ngx_int_t
 ngx_turso_members_start(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
     ngx_str_t *allow)
 {
-    ngx_int_t  rc;
+    ngx_int_t                      rc;
+    ngx_turso_members_loc_conf_t  *tlcf;
 
     if (r->http_version < NGX_HTTP_VERSION_10) {
         /* HTTP/0.9: no headers, not even a list of them */
@@ -147,6 +150,16 @@ ngx_turso_members_start(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    /* no token for the organization: refused whatever the mode */
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    ctx->token = ngx_turso_members_token_find(r, tlcf, &ctx->org);
+
+    if (ctx->token == NULL) {
+        return ngx_turso_members_no_token(r, ctx);
+    }
+
     if (ctx->route->body.fields == 0
         && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
     {
@@ -156,6 +169,30 @@ ngx_turso_members_start(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* an organization the location holds no token for, and no default */
+
+static ngx_int_t
+ngx_turso_members_no_token(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, sizeof("the gateway holds no token for "
+                                    "organization ") - 1 + ctx->org.len);
+    if (p == NULL) {
+        ctx->code = NGX_TURSO_MEMBERS_INTERNAL_ERROR;
+        return NGX_DECLINED;
+    }
+
+    ctx->code = NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED;
+    ctx->message.data = p;
+    ctx->message.len = ngx_sprintf(p, "the gateway holds no token for "
+                                   "organization %V", &ctx->org) - p;
+
+    return NGX_DECLINED;
 }
 
 
@@ -545,18 +582,9 @@ ngx_turso_members_set_body(ngx_http_request_t *r,
     r->request_body->bufs = cl;
     r->headers_in.content_length_n = len;
 
-    if (r->headers_in.content_length) {
-        /* for $content_length and $http_content_length */
+    /* the client's header no longer says it: $content_length reads the n */
 
-        p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        r->headers_in.content_length->value.data = p;
-        r->headers_in.content_length->value.len = ngx_sprintf(p, "%uz", len)
-                                                  - p;
-    }
+    r->headers_in.content_length = NULL;
 
     return NGX_OK;
 }
@@ -567,14 +595,10 @@ ngx_turso_members_set_body(ngx_http_request_t *r,
 static ngx_int_t
 ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
 {
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
     if (ngx_turso_members_route_upstream_uri(r, ctx) != NGX_OK
         || ngx_turso_members_request_id(r, ctx) != NGX_OK
         || ngx_turso_members_upstream_prepare(r, ctx,
-                                   ngx_turso_members_token_get(r, tlcf->token))
+                                   ngx_turso_members_token_get(r, ctx->token))
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

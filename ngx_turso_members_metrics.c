@@ -16,7 +16,7 @@
 
 
 #define NGX_TURSO_MEMBERS_SLOTS     1024
-#define NGX_TURSO_MEMBERS_OPS       9           /* "none" and 8 operations */
+#define NGX_TURSO_MEMBERS_OPS       NGX_TURSO_MEMBERS_OP_LAST
 #define NGX_TURSO_MEMBERS_BUCKETS   12
 #define NGX_TURSO_MEMBERS_ZONE_SIZE (256 * 1024)
 
@@ -39,9 +39,7 @@ typedef struct {
 
 static ngx_int_t ngx_turso_members_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
-static ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_status_handler(ngx_http_request_t *r);
-static ngx_uint_t ngx_turso_members_op_index(ngx_uint_t op);
 
 
 /* upper bounds of the latency buckets, in milliseconds */
@@ -59,8 +57,6 @@ ngx_int_t
 ngx_turso_members_metrics_init(ngx_conf_t *cf)
 {
     ngx_str_t                       name = ngx_string("turso_members");
-    ngx_http_handler_pt            *h;
-    ngx_http_core_main_conf_t      *cmcf;
     ngx_turso_members_main_conf_t  *tmcf;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
@@ -73,15 +69,6 @@ ngx_turso_members_metrics_init(ngx_conf_t *cf)
     }
 
     tmcf->zone->init = ngx_turso_members_metrics_init_zone;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_turso_members_log_handler;
 
     return NGX_OK;
 }
@@ -131,22 +118,9 @@ ngx_turso_members_metrics_report(ngx_http_request_t *r, ngx_uint_t code)
 }
 
 
-static ngx_uint_t
-ngx_turso_members_op_index(ngx_uint_t op)
-{
-    ngx_uint_t  i;
+/* the log phase, hooked by ngx_turso_members_module.c */
 
-    for (i = 1; op; i++, op >>= 1) {
-        if (op & 1) {
-            return i;
-        }
-    }
-
-    return 0;
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_turso_members_log_handler(ngx_http_request_t *r)
 {
     ngx_uint_t                      i, n, op, status, key;
@@ -166,7 +140,7 @@ ngx_turso_members_log_handler(ngx_http_request_t *r)
     tmcf = ngx_http_get_module_main_conf(r, ngx_turso_members_module);
     m = tmcf->zone->data;
 
-    op = ctx->route ? ngx_turso_members_op_index(ctx->route->op) : 0;
+    op = ctx->route ? ctx->route->op : NGX_TURSO_MEMBERS_OP_NONE;
 
     status = 0;
 

@@ -60,14 +60,14 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       NULL },
 
     { ngx_string("turso_members_token_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_turso_members_token_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("turso_members_token_env"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_turso_members_token_env,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -127,6 +127,13 @@ static ngx_command_t  ngx_turso_members_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_turso_members_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("turso_members_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_turso_members_cors_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -234,11 +241,35 @@ ngx_turso_members_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * The handlers and filters run for every request of every location: they
+ * are hooked only when some location has "turso_members on" (merged
+ * before this runs), so that an nginx that loads the module without using
+ * it runs none of its code per request (as headers-more does).
+ */
+
 static ngx_int_t
 ngx_turso_members_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    /* once per configuration load: which module build a log comes from */
+    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                  "ngx_turso_members/" NGX_TURSO_MEMBERS_VERSION);
+
+    /* the counters, for turso_members_status even when nothing is counted */
+
+    if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_turso_members_module);
+
+    if (!tmcf->enabled) {
+        return NGX_OK;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -256,15 +287,20 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     *h = ngx_turso_members_redirect_handler;
 
-    /* once per configuration load: which module build a log comes from */
-    ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
-                  "ngx_turso_members/" NGX_TURSO_MEMBERS_VERSION);
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_turso_members_log_handler;
 
     ngx_turso_members_route_init();
     ngx_turso_members_upstream_init();
     ngx_turso_members_error_init();
 
-    if (ngx_turso_members_metrics_init(cf) != NGX_OK) {
+    /* before the gateway's filters: its header filter runs after them */
+
+    if (ngx_turso_members_cors_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -300,6 +336,7 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->token = NULL;
+     *     conf->tokens = NULL;
      *     conf->default_role = NULL;
      *     conf->roles = { 0, 0, NULL, NULL };
      *     conf->operations = { 0, 0, NULL, NULL };
@@ -310,6 +347,7 @@ ngx_turso_members_create_loc_conf(ngx_conf_t *cf)
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->error_format = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->cors_origins = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -321,7 +359,15 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_turso_members_loc_conf_t  *prev = parent;
     ngx_turso_members_loc_conf_t  *conf = child;
 
+    ngx_turso_members_main_conf_t  *tmcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->enable) {
+        tmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_turso_members_module);
+        tmcf->enabled = 1;
+    }
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_TURSO_MEMBERS_MODE_ENFORCE);
     ngx_conf_merge_uint_value(conf->error_format, prev->error_format,
@@ -329,8 +375,13 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               16 * 1024);
 
-    if (conf->token == NULL) {
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+
+    /* a level with any token replaces the outer level's whole set */
+
+    if (conf->token == NULL && conf->tokens == NULL) {
         conf->token = prev->token;
+        conf->tokens = prev->tokens;
     }
 
     if (conf->default_role == NULL) {
@@ -350,7 +401,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->organizations = prev->organizations;
     }
 
-    if (conf->enable && conf->token == NULL) {
+    if (conf->enable && conf->token == NULL && conf->tokens == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"turso_members\" is on but no Turso API token "
                            "is configured: use \"turso_members_token_file\" "
@@ -559,20 +610,22 @@ static ngx_int_t
 ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_turso_members_loc_conf_t  *tlcf;
+    ngx_turso_members_ctx_t  *ctx;
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+    /* the token the request was (or would have been) forwarded with */
 
-    if (tlcf->token == NULL || tlcf->token->id.len == 0) {
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->token == NULL || ctx->token->id.len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = tlcf->token->id.len;
+    v->len = ctx->token->id.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = tlcf->token->id.data;
+    v->data = ctx->token->id.data;
 
     return NGX_OK;
 }

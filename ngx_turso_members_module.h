@@ -11,7 +11,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_turso_members_valid.h"
+#include "ngx_turso_members_body.h"
 #include "ngx_turso_members_json.h"
+#include "ngx_turso_members_write.h"
 
 
 /*
@@ -21,16 +24,28 @@
 #define NGX_TURSO_MEMBERS_VERSION            "0.1.0"
 
 
-/* operations, as bits, so that a location can allow a subset of them */
-#define NGX_TURSO_MEMBERS_OP_LIST_MEMBERS    0x0001
-#define NGX_TURSO_MEMBERS_OP_GET_MEMBER      0x0002
-#define NGX_TURSO_MEMBERS_OP_ADD_MEMBER      0x0004
-#define NGX_TURSO_MEMBERS_OP_UPDATE_ROLE     0x0008
-#define NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER   0x0010
-#define NGX_TURSO_MEMBERS_OP_LIST_INVITES    0x0020
-#define NGX_TURSO_MEMBERS_OP_INVITE          0x0040
-#define NGX_TURSO_MEMBERS_OP_DELETE_INVITE   0x0080
-#define NGX_TURSO_MEMBERS_OP_ALL             0x00ff
+/*
+ * The operations, the one list of them: a route does one, a location may
+ * allow a subset (turso_members_operations), the metrics count each.
+ * Their names are in ngx_turso_members_route.c, by these indexes.
+ */
+typedef enum {
+    NGX_TURSO_MEMBERS_OP_NONE = 0,
+    NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
+    NGX_TURSO_MEMBERS_OP_GET_MEMBER,
+    NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+    NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
+    NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
+    NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+    NGX_TURSO_MEMBERS_OP_INVITE,
+    NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+    NGX_TURSO_MEMBERS_OP_LAST
+} ngx_turso_members_op_e;
+
+/* an operation as a bit of a policy's mask */
+#define ngx_turso_members_op_bit(op)         ((ngx_uint_t) 1 << (op))
+#define NGX_TURSO_MEMBERS_OP_ALL                                              \
+    (ngx_turso_members_op_bit(NGX_TURSO_MEMBERS_OP_LAST) - 2)
 
 /* what the last path segment of a route names */
 #define NGX_TURSO_MEMBERS_ITEM_NONE          0
@@ -61,6 +76,7 @@ typedef enum {
     NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
     NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED,
     NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED,
+    NGX_TURSO_MEMBERS_ORIGIN_NOT_ALLOWED,
 
     /* the upstream's answers, normalized */
     NGX_TURSO_MEMBERS_MEMBER_EXISTS,
@@ -72,6 +88,7 @@ typedef enum {
     NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
     NGX_TURSO_MEMBERS_RATE_LIMITED,
     NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED,
+    NGX_TURSO_MEMBERS_UPSTREAM_FORBIDDEN,
     NGX_TURSO_MEMBERS_UPSTREAM_ERROR,
     NGX_TURSO_MEMBERS_UPSTREAM_UNAVAILABLE,
     NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT,
@@ -89,22 +106,25 @@ typedef enum {
 } ngx_turso_members_code_e;
 
 
+/*
+ * A route the gateway serves: the path /v{version}/organizations/{org}/
+ * {collection}[/{item}] with a method.  The upstream gets the same path,
+ * but for a route whose item goes into the body.
+ */
 typedef struct {
     ngx_uint_t                      method;
     ngx_uint_t                      version;
     ngx_str_t                       collection;
-    ngx_uint_t                      item;
-    ngx_str_t                       operation;
-    ngx_uint_t                      op;
+    ngx_uint_t                      item;        /* NGX_TURSO_MEMBERS_ITEM_* */
+    ngx_uint_t                      op;          /* NGX_TURSO_MEMBERS_OP_* */
+    ngx_str_t                       operation;   /* op's name, set at init */
     ngx_turso_members_body_spec_t   body;
-    ngx_uint_t                      not_found;
-    ngx_uint_t                      conflict;
-    /* the route the request is forwarded as: the documented one */
-    ngx_str_t                       upstream_collection;
-    unsigned                        upstream_item:1;
+    ngx_uint_t                      not_found;   /* the code of a 404 */
+    ngx_uint_t                      conflict;    /* the code of a 409 */
+    /* the path's item goes into the body, for the documented route */
+    unsigned                        item_in_body:1;
+    /* a body without "role" gets turso_members_default_role */
     unsigned                        default_role:1;
-    /* the request's URI is the upstream path (ngx_turso_members_route_init) */
-    unsigned                        same_path:1;
 } ngx_turso_members_route_t;
 
 
@@ -121,8 +141,14 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                       authorization;  /* "Bearer <token>" */
+    uint64_t                       *windows;        /* its 8-byte runs */
+    size_t                          nwindows;       /* sorted, for logs */
+    u_char                         *mem;            /* both, one block */
+    size_t                          mem_size;
     ngx_str_t                       id;             /* 12 hex digits */
     ngx_str_t                       source;         /* file or variable */
+    ngx_str_t                       organization;   /* empty: the default */
+    ngx_str_t                       label;          /* ends its messages */
     ngx_msec_t                      refresh;
     ngx_msec_t                      next_check;
     ngx_file_uniq_t                 uniq;
@@ -142,6 +168,8 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
+    ngx_uint_t                      enabled;  /* some location is "on" */
+    ngx_uint_t                      cors;     /* cors_origins somewhere */
 } ngx_turso_members_main_conf_t;
 
 
@@ -149,12 +177,14 @@ typedef struct {
     ngx_flag_t                      enable;
     ngx_uint_t                      mode;
     ngx_uint_t                      error_format;
-    ngx_turso_members_token_t      *token;
+    ngx_turso_members_token_t      *token;    /* the default */
+    ngx_array_t                    *tokens;   /* the organizations' own */
     const char                     *default_role;
     ngx_turso_members_list_t        roles;
     ngx_turso_members_list_t        operations;
     ngx_turso_members_list_t        organizations;
     size_t                          max_body_size;
+    ngx_array_t                    *cors_origins;  /* complex values */
 
     /* the location's error_page and post_action, before the gateway's merge */
     ngx_array_t                    *error_pages;
@@ -173,6 +203,7 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
+    ngx_turso_members_token_t      *token;       /* the one forwarded with */
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */
@@ -209,13 +240,13 @@ typedef struct {
 
 /* ngx_turso_members_metrics.c */
 ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
+ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
 void ngx_turso_members_metrics_report(ngx_http_request_t *r,
     ngx_uint_t code);
 char *ngx_turso_members_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_turso_members_policy.c */
-ngx_str_t *ngx_turso_members_operation_name(ngx_uint_t index);
 char *ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_set_operations(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -229,10 +260,13 @@ ngx_int_t ngx_turso_members_policy_role(ngx_http_request_t *r,
 
 /* ngx_turso_members_route.c */
 void ngx_turso_members_route_init(void);
+ngx_str_t *ngx_turso_members_operation_name(ngx_uint_t op);
 ngx_uint_t ngx_turso_members_route_find(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
 ngx_int_t ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+ngx_int_t ngx_turso_members_route_methods(ngx_http_request_t *r,
+    ngx_str_t *methods);
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
@@ -269,13 +303,23 @@ ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,
 ngx_uint_t ngx_turso_members_nginx_code(ngx_http_request_t *r,
     ngx_uint_t status);
 
+/* ngx_turso_members_cors.c */
+char *ngx_turso_members_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_turso_members_cors_init(ngx_conf_t *cf);
+
 /* ngx_turso_members_token.c */
 char *ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_turso_members_token_t *ngx_turso_members_token_find(ngx_http_request_t *r,
+    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *org);
 ngx_str_t *ngx_turso_members_token_get(ngx_http_request_t *r,
     ngx_turso_members_token_t *t);
+void ngx_turso_members_token_mask(ngx_pool_t *pool,
+    ngx_turso_members_loc_conf_t *tlcf, u_char *buf, size_t len,
+    size_t scan);
 
 
 extern ngx_module_t  ngx_turso_members_module;

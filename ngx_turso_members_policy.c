@@ -33,38 +33,15 @@ static ngx_int_t ngx_turso_members_policy_deny(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_int_t rc, ngx_uint_t code);
 
 
-static ngx_str_t  ngx_turso_members_no_operation = ngx_string("none");
-
-
-/* in the order of the NGX_TURSO_MEMBERS_OP_* bits */
-static ngx_turso_members_name_t  ngx_turso_members_operations[] = {
-    { ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS },
-    { ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER },
-    { ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER },
-    { ngx_string("update_role"), NGX_TURSO_MEMBERS_OP_UPDATE_ROLE },
-    { ngx_string("remove_member"), NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER },
-    { ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES },
-    { ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE },
-    { ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE },
-    { ngx_string("read"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS
-                          |NGX_TURSO_MEMBERS_OP_GET_MEMBER
-                          |NGX_TURSO_MEMBERS_OP_LIST_INVITES },
+/* the names of groups of operations; each operation's own name too */
+static ngx_turso_members_name_t  ngx_turso_members_operation_groups[] = {
+    { ngx_string("read"),
+      ngx_turso_members_op_bit(NGX_TURSO_MEMBERS_OP_LIST_MEMBERS)
+      |ngx_turso_members_op_bit(NGX_TURSO_MEMBERS_OP_GET_MEMBER)
+      |ngx_turso_members_op_bit(NGX_TURSO_MEMBERS_OP_LIST_INVITES) },
     { ngx_string("all"), NGX_TURSO_MEMBERS_OP_ALL },
     { ngx_null_string, 0 }
 };
-
-
-/* the name of an operation by its bit's index, 1-based; 0 is none */
-
-ngx_str_t *
-ngx_turso_members_operation_name(ngx_uint_t index)
-{
-    if (index == 0 || index > 8) {
-        return &ngx_turso_members_no_operation;
-    }
-
-    return &ngx_turso_members_operations[index - 1].name;
-}
 
 
 char *
@@ -294,7 +271,8 @@ ngx_turso_members_policy_check(ngx_http_request_t *r,
 
     rc = ngx_turso_members_list_allows(r, &tlcf->operations,
                                        ngx_turso_members_operation_word,
-                                       ctx->route->op, NULL);
+                                       ngx_turso_members_op_bit(ctx->route->op),
+                                       NULL);
     if (rc != NGX_OK) {
         return ngx_turso_members_policy_deny(r, ctx, rc,
                                    NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED);
@@ -386,11 +364,24 @@ ngx_turso_members_role_word(u_char *s, size_t len)
 static ngx_uint_t
 ngx_turso_members_operation_word(u_char *s, size_t len)
 {
+    ngx_str_t                 *name;
+    ngx_uint_t                 op;
     ngx_turso_members_name_t  *n;
 
-    for (n = ngx_turso_members_operations; n->name.len; n++) {
+    for (n = ngx_turso_members_operation_groups; n->name.len; n++) {
         if (n->name.len == len && ngx_strncmp(n->name.data, s, len) == 0) {
             return n->bits;
+        }
+    }
+
+    for (op = NGX_TURSO_MEMBERS_OP_NONE + 1;
+         op < NGX_TURSO_MEMBERS_OP_LAST;
+         op++)
+    {
+        name = ngx_turso_members_operation_name(op);
+
+        if (name->len == len && ngx_strncmp(name->data, s, len) == 0) {
+            return ngx_turso_members_op_bit(op);
         }
     }
 

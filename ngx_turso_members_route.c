@@ -25,113 +25,148 @@ static ngx_uint_t ngx_turso_members_route_shape(
 static u_char *ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src);
 
 
-static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
-
-    /* GET /v1/organizations/{org}/members */
-    { NGX_HTTP_GET, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("list_members"), NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 0, 0, 0 },
-
-    /* POST /v1/organizations/{org}/members: Add Member, as documented */
-    { NGX_HTTP_POST, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
-      { F_USERNAME|F_ROLE, F_USERNAME, 0 },
-      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("members"), 0, 1, 0 },
-
-    /*
-     * POST /v1/organizations/{org}/members/{username}: Add Member as the
-     * official Node client sends it, {"member": ..., "role": ...}
-     */
-    { NGX_HTTP_POST, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_USERNAME,
-      ngx_string("add_member"), NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
-      { F_MEMBER|F_ROLE, 0, 0 },
-      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("members"), 0, 1, 0 },
-
-    /* GET /v1/organizations/{org}/members/{username} */
-    { NGX_HTTP_GET, 1, ngx_string("members"), NGX_TURSO_MEMBERS_ITEM_USERNAME,
-      ngx_string("get_member"), NGX_TURSO_MEMBERS_OP_GET_MEMBER,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0, 0 },
-
-    /* PATCH /v1/organizations/{org}/members/{username}: Update Role */
-    { NGX_HTTP_PATCH, 1, ngx_string("members"),
-      NGX_TURSO_MEMBERS_ITEM_USERNAME,
-      ngx_string("update_role"), NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
-      { F_ROLE, F_ROLE, 0 },
-      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0, 0 },
-
-    /* DELETE /v1/organizations/{org}/members/{username} */
-    { NGX_HTTP_DELETE, 1, ngx_string("members"),
-      NGX_TURSO_MEMBERS_ITEM_USERNAME,
-      ngx_string("remove_member"), NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("members"), 1, 0, 0 },
-
-    /* GET /v2/organizations/{org}/invites */
-    { NGX_HTTP_GET, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 0, 0, 0 },
-
-    /* POST /v2/organizations/{org}/invites */
-    { NGX_HTTP_POST, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
-      { F_EMAIL|F_USERNAME|F_ROLE, 0, F_EMAIL|F_USERNAME },
-      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invites"), 0, 1, 0 },
-
-    /* DELETE /v2/organizations/{org}/invites/{email} */
-    { NGX_HTTP_DELETE, 2, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
-      ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 1, 0, 0 },
-
-    /* GET /v1/organizations/{org}/invites, as the Go CLI lists them */
-    { NGX_HTTP_GET, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("list_invites"), NGX_TURSO_MEMBERS_OP_LIST_INVITES,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 0, 0, 0 },
-
-    /* DELETE /v1/organizations/{org}/invites/{email}, as the Go CLI does */
-    { NGX_HTTP_DELETE, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_EMAIL,
-      ngx_string("delete_invite"), NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
-      { 0, 0, 0 },
-      NGX_TURSO_MEMBERS_INVITE_NOT_FOUND, NGX_TURSO_MEMBERS_UPSTREAM_REJECTED,
-      ngx_string("invites"), 1, 0, 0 },
-
-    /* POST /v1/organizations/{org}/invites, the older route */
-    { NGX_HTTP_POST, 1, ngx_string("invites"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
-      { F_EMAIL|F_ROLE, F_EMAIL, 0 },
-      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invites"), 0, 1, 0 },
-
-    /* POST /v1/organizations/{org}/invite, as the Go CLI sends it */
-    { NGX_HTTP_POST, 1, ngx_string("invite"), NGX_TURSO_MEMBERS_ITEM_NONE,
-      ngx_string("invite"), NGX_TURSO_MEMBERS_OP_INVITE,
-      { F_EMAIL|F_ROLE, F_EMAIL, 0 },
-      NGX_TURSO_MEMBERS_USER_NOT_FOUND, NGX_TURSO_MEMBERS_MEMBER_EXISTS,
-      ngx_string("invite"), 0, 1, 0 },
-
-    { 0, 0, ngx_null_string, 0, ngx_null_string, 0, { 0, 0, 0 }, 0, 0,
-      ngx_null_string, 0, 0, 0 }
+/* the operations' names, for the policy, the logs and the metrics */
+static ngx_str_t  ngx_turso_members_operations[] = {
+    [NGX_TURSO_MEMBERS_OP_NONE] = ngx_string("none"),
+    [NGX_TURSO_MEMBERS_OP_LIST_MEMBERS] = ngx_string("list_members"),
+    [NGX_TURSO_MEMBERS_OP_GET_MEMBER] = ngx_string("get_member"),
+    [NGX_TURSO_MEMBERS_OP_ADD_MEMBER] = ngx_string("add_member"),
+    [NGX_TURSO_MEMBERS_OP_UPDATE_ROLE] = ngx_string("update_role"),
+    [NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER] = ngx_string("remove_member"),
+    [NGX_TURSO_MEMBERS_OP_LIST_INVITES] = ngx_string("list_invites"),
+    [NGX_TURSO_MEMBERS_OP_INVITE] = ngx_string("invite"),
+    [NGX_TURSO_MEMBERS_OP_DELETE_INVITE] = ngx_string("delete_invite")
 };
 
 
-/*
- * At configuration time: the routes whose upstream path is the client's
- * own, no user or email in it and the same collection
- */
+static ngx_turso_members_route_t  ngx_turso_members_routes[] = {
+
+    /* GET /v1/organizations/{org}/members */
+    { .method = NGX_HTTP_GET, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_LIST_MEMBERS,
+      .not_found = NGX_TURSO_MEMBERS_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* POST /v1/organizations/{org}/members: Add Member, as documented */
+    { .method = NGX_HTTP_POST, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+      .body = { .fields = F_USERNAME|F_ROLE, .required = F_USERNAME },
+      .not_found = NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      .default_role = 1 },
+
+    /*
+     * POST /v1/organizations/{org}/members/{username}: Add Member as the
+     * official Node client sends it, {"member": ..., "role": ...};
+     * forwarded as the documented route
+     */
+    { .method = NGX_HTTP_POST, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      .op = NGX_TURSO_MEMBERS_OP_ADD_MEMBER,
+      .body = { .fields = F_MEMBER|F_ROLE },
+      .not_found = NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      .item_in_body = 1,
+      .default_role = 1 },
+
+    /* GET /v1/organizations/{org}/members/{username} */
+    { .method = NGX_HTTP_GET, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      .op = NGX_TURSO_MEMBERS_OP_GET_MEMBER,
+      .not_found = NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* PATCH /v1/organizations/{org}/members/{username}: Update Role */
+    { .method = NGX_HTTP_PATCH, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      .op = NGX_TURSO_MEMBERS_OP_UPDATE_ROLE,
+      .body = { .fields = F_ROLE, .required = F_ROLE },
+      .not_found = NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* DELETE /v1/organizations/{org}/members/{username} */
+    { .method = NGX_HTTP_DELETE, .version = 1,
+      .collection = ngx_string("members"),
+      .item = NGX_TURSO_MEMBERS_ITEM_USERNAME,
+      .op = NGX_TURSO_MEMBERS_OP_REMOVE_MEMBER,
+      .not_found = NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* GET /v2/organizations/{org}/invites */
+    { .method = NGX_HTTP_GET, .version = 2,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+      .not_found = NGX_TURSO_MEMBERS_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* POST /v2/organizations/{org}/invites */
+    { .method = NGX_HTTP_POST, .version = 2,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_INVITE,
+      .body = { .fields = F_EMAIL|F_USERNAME|F_ROLE,
+                .one_of = F_EMAIL|F_USERNAME },
+      .not_found = NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      .default_role = 1 },
+
+    /* DELETE /v2/organizations/{org}/invites/{email} */
+    { .method = NGX_HTTP_DELETE, .version = 2,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_EMAIL,
+      .op = NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+      .not_found = NGX_TURSO_MEMBERS_INVITE_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* GET /v1/organizations/{org}/invites, as the Go CLI lists them */
+    { .method = NGX_HTTP_GET, .version = 1,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_LIST_INVITES,
+      .not_found = NGX_TURSO_MEMBERS_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* DELETE /v1/organizations/{org}/invites/{email}, as the Go CLI does */
+    { .method = NGX_HTTP_DELETE, .version = 1,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_EMAIL,
+      .op = NGX_TURSO_MEMBERS_OP_DELETE_INVITE,
+      .not_found = NGX_TURSO_MEMBERS_INVITE_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_UPSTREAM_REJECTED },
+
+    /* POST /v1/organizations/{org}/invites, the older route */
+    { .method = NGX_HTTP_POST, .version = 1,
+      .collection = ngx_string("invites"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_INVITE,
+      .body = { .fields = F_EMAIL|F_ROLE, .required = F_EMAIL },
+      .not_found = NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      .default_role = 1 },
+
+    /* POST /v1/organizations/{org}/invite, as the Go CLI sends it */
+    { .method = NGX_HTTP_POST, .version = 1,
+      .collection = ngx_string("invite"),
+      .item = NGX_TURSO_MEMBERS_ITEM_NONE,
+      .op = NGX_TURSO_MEMBERS_OP_INVITE,
+      .body = { .fields = F_EMAIL|F_ROLE, .required = F_EMAIL },
+      .not_found = NGX_TURSO_MEMBERS_USER_NOT_FOUND,
+      .conflict = NGX_TURSO_MEMBERS_MEMBER_EXISTS,
+      .default_role = 1 },
+
+    { .method = 0 }
+};
+
+
+/* at configuration time: each route gets its operation's name */
 
 void
 ngx_turso_members_route_init(void)
@@ -139,13 +174,21 @@ ngx_turso_members_route_init(void)
     ngx_turso_members_route_t  *rt;
 
     for (rt = ngx_turso_members_routes; rt->method; rt++) {
-        rt->same_path = (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE
-                         && !rt->upstream_item
-                         && rt->upstream_collection.len == rt->collection.len
-                         && ngx_strncmp(rt->upstream_collection.data,
-                                        rt->collection.data,
-                                        rt->collection.len) == 0);
+        rt->operation = ngx_turso_members_operations[rt->op];
     }
+}
+
+
+/* the name of an operation, NGX_TURSO_MEMBERS_OP_NONE's for any other */
+
+ngx_str_t *
+ngx_turso_members_operation_name(ngx_uint_t op)
+{
+    if (op >= NGX_TURSO_MEMBERS_OP_LAST) {
+        op = NGX_TURSO_MEMBERS_OP_NONE;
+    }
+
+    return &ngx_turso_members_operations[op];
 }
 
 
@@ -309,6 +352,40 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
 }
 
 
+/*
+ * The methods the request's path takes, as the Allow header of a 405
+ * lists them ("GET, POST"), for a CORS preflight; NGX_DECLINED when the
+ * path is no route.  Found as for a 405, with a method no route has, so
+ * that the paths are those of ngx_turso_members_route_find(), and only
+ * the path's shape counts: its organization and item are checked on the
+ * actual request, whose error the page can read.
+ */
+
+ngx_int_t
+ngx_turso_members_route_methods(ngx_http_request_t *r, ngx_str_t *methods)
+{
+    ngx_uint_t               code, method;
+    ngx_turso_members_ctx_t  ctx;
+
+    ngx_memzero(&ctx, sizeof(ngx_turso_members_ctx_t));
+    ngx_str_null(methods);
+
+    method = r->method;
+    r->method = NGX_HTTP_UNKNOWN;
+
+    code = ngx_turso_members_route_find(r, &ctx, methods);
+
+    r->method = method;
+
+    if (code == NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED) {
+        return NGX_OK;
+    }
+
+    return (code == NGX_TURSO_MEMBERS_INTERNAL_ERROR) ? NGX_ERROR
+                                                      : NGX_DECLINED;
+}
+
+
 /* whether a route has the path's shape: version, collection, item or not */
 
 static ngx_uint_t
@@ -318,8 +395,8 @@ ngx_turso_members_route_shape(ngx_turso_members_route_t *rt,
     return rt->version == version
            && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == item
            && rt->collection.len == collection->len
-           && ngx_turso_members_short_eq(rt->collection.data,
-                                         collection->data, collection->len);
+           && ngx_memcmp(rt->collection.data, collection->data,
+                         collection->len) == 0;
 }
 
 
@@ -334,31 +411,41 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     u_char                           *p;
-    size_t                            len;
+    size_t                            len, prefix;
     ngx_str_t                        *item;
     const ngx_turso_members_route_t  *rt;
 
     rt = ctx->route;
+
+    /*
+     * "proxy_pass http://upstream;" (no URI, no variables) sends r->uri,
+     * never the client's bytes: escaped when it is marked quoted
+     */
+
+    ngx_str_null(&r->args);
+    r->valid_unparsed_uri = 0;
+    r->quoted_uri = 0;
+
+    if (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE) {
+        /*
+         * The request's URI is that path already, byte for byte, and has
+         * nothing to escape: ngx_turso_members_route_find() took it apart
+         * and checked every part of it
+         */
+
+        ctx->upstream_uri = r->uri;
+        return NGX_OK;
+    }
+
     item = NULL;
 
-    if (rt->upstream_item) {
+    if (!rt->item_in_body) {
         item = (rt->item == NGX_TURSO_MEMBERS_ITEM_EMAIL) ? &ctx->email
                                                           : &ctx->username;
     }
 
-    if (rt->same_path) {
-        /*
-         * The request's URI is that path already, byte for byte:
-         * ngx_turso_members_route_find() took it apart and checked every
-         * part of it
-         */
-
-        ctx->upstream_uri = r->uri;
-        goto done;
-    }
-
     len = sizeof("/v1/organizations//") - 1 + ctx->org.len
-          + rt->upstream_collection.len;
+          + rt->collection.len;
 
     if (item) {
         len += 1 + 3 * item->len;
@@ -375,8 +462,9 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ctx->upstream_uri.data[2] = (u_char) ('0' + rt->version);
     p = ngx_cpymem(p, ctx->org.data, ctx->org.len);
     *p++ = '/';
-    p = ngx_cpymem(p, rt->upstream_collection.data,
-                   rt->upstream_collection.len);
+    p = ngx_cpymem(p, rt->collection.data, rt->collection.len);
+
+    prefix = p - ctx->upstream_uri.data;
 
     if (item) {
         *p++ = '/';
@@ -385,47 +473,43 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
 
-    /*
-     * The same path, unescaped, as the request's URI, with no arguments:
-     * what "proxy_pass http://upstream;" (no URI, no variables, cheaper)
-     * sends, escaped by nginx.
-     */
+    /* the same path, unescaped, as the request's URI */
 
-    if (item == NULL) {
+    if (item == NULL || ctx->upstream_uri.len == prefix + 1 + item->len) {
+        /* nothing was escaped */
         r->uri = ctx->upstream_uri;
-
-    } else {
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        r->uri.data = p;
-        r->uri.len = ngx_sprintf(p, "/v%ui/organizations/%V/%V/%V",
-                                 rt->version, &ctx->org,
-                                 &rt->upstream_collection, item)
-                     - p;
+        return NGX_OK;
     }
 
-done:
+    p = ngx_pnalloc(r->pool, prefix + 1 + item->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-    /*
-     * For "proxy_pass http://upstream;": nginx sends r->uri, escaped only
-     * when it is marked quoted, never the client's own bytes
-     */
+    r->uri.data = p;
+    p = ngx_cpymem(p, ctx->upstream_uri.data, prefix);
+    *p++ = '/';
+    p = ngx_cpymem(p, item->data, item->len);
+    r->uri.len = p - r->uri.data;
 
-    ngx_str_null(&r->args);
-    r->valid_unparsed_uri = 0;
     r->quoted_uri = 1;
 
     return NGX_OK;
 }
 
 
+/*
+ * A path segment, escaped as Turso's clients send it: "@" and "+" of an
+ * email as they are, everything else but RFC 3986's unreserved characters
+ * escaped.  Not ngx_escape_uri(): NGX_ESCAPE_URI_COMPONENT escapes "@"
+ * and "+" too, NGX_ESCAPE_URI leaves "'", "!", "$", "[" and "]" as they are.
+ */
+
 static u_char *
 ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src)
 {
-    u_char      c, *p, *last;
+    u_char  c, *p, *last;
+
     static u_char  hex[] = "0123456789ABCDEF";
 
     p = src->data;

@@ -2,11 +2,13 @@
 /*
  * Copyright (C) ngx_turso_members authors
  *
- * The token source: the Turso API token is read when the configuration
- * loads, so that "nginx -s reload" rotates it, and checked there, so that
- * "nginx -t" tells about a bad one.  With "refresh=" a worker also
- * re-reads the file when it changes, keeping the old token if the new
- * one is not valid.
+ * The token source: the Turso API tokens, one per organization and at
+ * most one default, read when the configuration loads, so that
+ * "nginx -s reload" rotates them, and checked there, so that "nginx -t"
+ * tells about a bad one.  With "refresh=" a worker also re-reads a file
+ * when it changes, keeping the old token if the new one is not valid.
+ * Which token a request uses, and which bytes of a log line would show a
+ * token, are decided here too.
  */
 
 
@@ -17,18 +19,29 @@
 #include "ngx_turso_members_module.h"
 
 
+/* a token file is small: a Turso token is well under 1 KiB */
 #define NGX_TURSO_MEMBERS_TOKEN_MAX  8192
 
+/* a run of this many bytes of a token is masked in a log line: a uint64_t */
+#define NGX_TURSO_MEMBERS_TOKEN_RUN  8
 
-static char *ngx_turso_members_token_conf(ngx_conf_t *cf,
-    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *source);
+
+static char *ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
+    ngx_msec_t *refresh, ngx_str_t *org);
+static ngx_turso_members_token_t *ngx_turso_members_token_add(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *source, ngx_str_t *org);
 static const char *ngx_turso_members_token_read(ngx_str_t *path,
     u_char *buf, size_t *len, ngx_file_info_t *fi, ngx_err_t *err);
+static const char *ngx_turso_members_token_type(ngx_file_info_t *fi);
 static const char *ngx_turso_members_token_check(u_char *data, size_t *len);
 static ngx_int_t ngx_turso_members_token_set(ngx_turso_members_token_t *t,
     u_char *data, size_t len, ngx_pool_t *pool);
 static void ngx_turso_members_token_refresh(ngx_log_t *log,
     ngx_turso_members_token_t *t);
+static int ngx_libc_cdecl ngx_turso_members_token_window_cmp(const void *a,
+    const void *b);
+static void ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t,
+    u_char *buf, size_t len, u_char *mask, size_t scan);
 static void ngx_turso_members_token_cleanup(void *data);
 
 
@@ -41,39 +54,26 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                      *rv;
     size_t                     len;
     ngx_err_t                  err;
-    ngx_str_t                 *value, path, s;
+    ngx_str_t                 *value, path, org;
     ngx_msec_t                 refresh;
     const char                *msg;
     ngx_file_info_t            fi;
     ngx_turso_members_token_t *t;
 
-    if (tlcf->token != NULL) {
-        return "is duplicate";
-    }
-
     value = cf->args->elts;
     path = value[1];
-    refresh = 0;
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "refresh=", 8) != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        s.data = value[2].data + 8;
-        s.len = value[2].len - 8;
-
-        refresh = ngx_parse_time(&s, 0);
-        if (refresh == (ngx_msec_t) NGX_ERROR || refresh == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid refresh interval \"%V\"", &value[2]);
-            return NGX_CONF_ERROR;
-        }
+    rv = ngx_turso_members_token_args(cf, 2, &refresh, &org);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    t = ngx_turso_members_token_add(cf, tlcf, &path, &org);
+    if (t == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -82,7 +82,8 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (msg != NULL) {
         ngx_explicit_memzero(buf, sizeof(buf));
         ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
-                           "the Turso API token file \"%V\" %s", &path, msg);
+                           "the Turso API token file \"%V\" %s%V",
+                           &path, msg, &t->label);
         return NGX_CONF_ERROR;
     }
 
@@ -92,30 +93,26 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "every user: consider \"chmod o-r\"", &path);
     }
 
-    rv = ngx_turso_members_token_conf(cf, tlcf, &path);
+    rv = NGX_CONF_OK;
 
-    if (rv == NGX_CONF_OK) {
-        t = tlcf->token;
-        msg = ngx_turso_members_token_check(buf, &len);
+    msg = ngx_turso_members_token_check(buf, &len);
 
-        if (msg != NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the Turso API token in \"%V\" %s", &path, msg);
-            rv = NGX_CONF_ERROR;
+    if (msg != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the Turso API token in \"%V\" %s%V",
+                           &path, msg, &t->label);
+        rv = NGX_CONF_ERROR;
 
-        } else if (ngx_turso_members_token_set(t, buf, len, cf->pool)
-                   != NGX_OK)
-        {
-            rv = NGX_CONF_ERROR;
-        }
-
-        t->refresh = refresh;
-        t->uniq = ngx_file_uniq(&fi);
-        t->mtime = ngx_file_mtime(&fi);
-        t->size = ngx_file_size(&fi);
+    } else if (ngx_turso_members_token_set(t, buf, len, cf->pool) != NGX_OK) {
+        rv = NGX_CONF_ERROR;
     }
 
     ngx_explicit_memzero(buf, sizeof(buf));
+
+    t->refresh = refresh;
+    t->uniq = ngx_file_uniq(&fi);
+    t->mtime = ngx_file_mtime(&fi);
+    t->size = ngx_file_size(&fi);
 
     return rv;
 }
@@ -126,27 +123,39 @@ ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_turso_members_loc_conf_t *tlcf = conf;
 
-    char        *env;
-    size_t       len;
-    ngx_str_t   *value;
-    const char  *msg;
-
-    if (tlcf->token != NULL) {
-        return "is duplicate";
-    }
+    char                       *env, *rv;
+    size_t                      len;
+    ngx_str_t                  *value, org;
+    ngx_msec_t                  refresh;
+    const char                 *msg;
+    ngx_turso_members_token_t  *t;
 
     value = cf->args->elts;
+
+    rv = ngx_turso_members_token_args(cf, 2, &refresh, &org);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (refresh) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"refresh=\" is for a token file: the "
+                           "environment is read once");
+        return NGX_CONF_ERROR;
+    }
+
+    t = ngx_turso_members_token_add(cf, tlcf, &value[1], &org);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     env = getenv((char *) value[1].data);
 
     if (env == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the environment variable \"%V\" holding the "
-                           "Turso API token is not set", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_turso_members_token_conf(cf, tlcf, &value[1]) != NGX_CONF_OK) {
+                           "Turso API token is not set%V", &value[1],
+                           &t->label);
         return NGX_CONF_ERROR;
     }
 
@@ -156,13 +165,12 @@ ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (msg != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the Turso API token in \"$%V\" %s", &value[1],
-                           msg);
+                           "the Turso API token in \"$%V\" %s%V", &value[1],
+                           msg, &t->label);
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_turso_members_token_set(tlcf->token, (u_char *) env, len,
-                                    cf->pool)
+    if (ngx_turso_members_token_set(t, (u_char *) env, len, cf->pool)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -172,36 +180,167 @@ ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* the token's place, zeroed when the configuration goes */
+/* "refresh=time" and "organization=slug", each at most once, any order */
 
 static char *
-ngx_turso_members_token_conf(ngx_conf_t *cf,
-    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *source)
+ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
+    ngx_msec_t *refresh, ngx_str_t *org)
 {
-    ngx_pool_cleanup_t         *cln;
-    ngx_turso_members_token_t  *t;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    *refresh = 0;
+    ngx_str_null(org);
+
+    for (i = first; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0 && *refresh == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            *refresh = ngx_parse_time(&s, 0);
+
+            if (*refresh == (ngx_msec_t) NGX_ERROR || *refresh == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid refresh interval \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "organization=", 13) == 0
+            && org->data == NULL)
+        {
+            org->data = value[i].data + 13;
+            org->len = value[i].len - 13;
+
+            if (!ngx_turso_members_valid_org(org->data, org->len)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid organization slug \"%V\" in "
+                                   "\"%V\": 1 to 64 letters, digits, \"-\" "
+                                   "or \"_\"", org, &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The token's place in the level's set, zeroed when the configuration
+ * goes: the default (no "organization=") or one organization's, each at
+ * most once on a level.
+ */
+
+static ngx_turso_members_token_t *
+ngx_turso_members_token_add(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *source, ngx_str_t *org)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_uint_t                   i;
+    ngx_pool_cleanup_t          *cln;
+    ngx_turso_members_token_t   *t, **tp;
+
+    if (org->len == 0 && tlcf->token) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "two Turso API tokens without \"organization=\" "
+                           "on one level (\"%V\" and \"%V\"): at most one "
+                           "default token", &tlcf->token->source, source);
+        return NULL;
+    }
+
+    if (org->len && tlcf->tokens) {
+        tp = tlcf->tokens->elts;
+
+        for (i = 0; i < tlcf->tokens->nelts; i++) {
+            if (tp[i]->organization.len == org->len
+                && ngx_strncmp(tp[i]->organization.data, org->data, org->len)
+                   == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "two Turso API tokens for organization "
+                                   "\"%V\" on one level (\"%V\" and \"%V\")",
+                                   org, &tp[i]->source, source);
+                return NULL;
+            }
+        }
+    }
 
     t = ngx_pcalloc(cf->pool, sizeof(ngx_turso_members_token_t));
     if (t == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     /* NUL-terminated: the arguments and ngx_conf_full_name()'s result */
     t->source = *source;
+    t->organization = *org;
+
+    /* what every message about the token ends with */
+
+    if (org->len) {
+        len = sizeof(" (organization \"\")") - 1 + org->len;
+        p = ngx_pnalloc(cf->pool, len);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        t->label.data = p;
+        t->label.len = ngx_sprintf(p, " (organization \"%V\")", org) - p;
+
+    } else {
+        ngx_str_set(&t->label, " (the default token)");
+    }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     cln->handler = ngx_turso_members_token_cleanup;
     cln->data = t;
 
-    tlcf->token = t;
+    if (org->len == 0) {
+        tlcf->token = t;
+        return t;
+    }
 
-    return NGX_CONF_OK;
+    if (tlcf->tokens == NULL) {
+        tlcf->tokens = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_turso_members_token_t *));
+        if (tlcf->tokens == NULL) {
+            return NULL;
+        }
+    }
+
+    tp = ngx_array_push(tlcf->tokens);
+    if (tp == NULL) {
+        return NULL;
+    }
+
+    *tp = t;
+
+    return t;
 }
 
+
+/*
+ * Reads a regular file (or a symbolic link to one), never blocking: it is
+ * opened non-blocking (a FIFO or a device could hang "nginx -t" or a
+ * worker) and what was opened is examined before a byte is read.
+ */
 
 static const char *
 ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
@@ -213,9 +352,20 @@ ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
 
     *err = 0;
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         *err = ngx_errno;
+
+        /* a socket cannot be opened at all: say what it is */
+
+        if (ngx_file_info(path->data, fi) != NGX_FILE_ERROR
+            && !ngx_is_file(fi))
+        {
+            *err = 0;
+            return ngx_turso_members_token_type(fi);
+        }
+
         return "cannot be opened";
     }
 
@@ -226,7 +376,10 @@ ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
         msg = "cannot be examined";
 
     } else if (!ngx_is_file(fi)) {
-        msg = "is not a file";
+        msg = ngx_turso_members_token_type(fi);
+
+    } else if (ngx_file_size(fi) > NGX_TURSO_MEMBERS_TOKEN_MAX) {
+        msg = "is larger than 8192 bytes";
 
     } else {
         n = ngx_read_fd(fd, buf, NGX_TURSO_MEMBERS_TOKEN_MAX + 1);
@@ -236,7 +389,8 @@ ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
             msg = "cannot be read";
 
         } else if (n > NGX_TURSO_MEMBERS_TOKEN_MAX) {
-            msg = "is too large";
+            /* it grew since fstat() */
+            msg = "is larger than 8192 bytes";
 
         } else {
             *len = n;
@@ -246,6 +400,29 @@ ngx_turso_members_token_read(ngx_str_t *path, u_char *buf, size_t *len,
     (void) ngx_close_file(fd);
 
     return msg;
+}
+
+
+static const char *
+ngx_turso_members_token_type(ngx_file_info_t *fi)
+{
+    if (S_ISDIR(fi->st_mode)) {
+        return "is a directory, not a regular file";
+    }
+
+    if (S_ISFIFO(fi->st_mode)) {
+        return "is a FIFO, not a regular file";
+    }
+
+    if (S_ISCHR(fi->st_mode) || S_ISBLK(fi->st_mode)) {
+        return "is a device, not a regular file";
+    }
+
+    if (S_ISSOCK(fi->st_mode)) {
+        return "is a socket, not a regular file";
+    }
+
+    return "is not a regular file";
 }
 
 
@@ -284,9 +461,12 @@ ngx_turso_members_token_check(u_char *data, size_t *len)
 
 
 /*
- * Stores "Bearer <token>" and the token's id: the first 12 hex digits of
- * its SHA-256, which tell operators which token served a request without
- * revealing it.  From the pool at load time, from the heap on refresh.
+ * Stores "Bearer <token>", the token's id — the first 12 hex digits of its
+ * SHA-256, which tell operators which token served a request without
+ * revealing it — and every run of 8 bytes of the token, sorted, against
+ * which log lines are checked (ngx_turso_members_token_mask()).  In one
+ * block, zeroed when replaced: from the pool at load time, from the heap
+ * on refresh.
  */
 
 static ngx_int_t
@@ -294,31 +474,53 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     size_t len, ngx_pool_t *pool)
 {
     u_char        *p, md[EVP_MAX_MD_SIZE];
-    size_t         size;
+    size_t         size, nw, i;
+    uint64_t      *w;
     unsigned int   mdlen;
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
         return NGX_ERROR;
     }
 
-    size = sizeof("Bearer ") - 1 + len;
+    nw = (len >= NGX_TURSO_MEMBERS_TOKEN_RUN)
+         ? len - NGX_TURSO_MEMBERS_TOKEN_RUN + 1 : 0;
 
-    p = pool ? ngx_pnalloc(pool, size) : ngx_alloc(size, ngx_cycle->log);
+    size = nw * sizeof(uint64_t) + sizeof("Bearer ") - 1 + len;
+
+    /* aligned: the runs come first */
+
+    p = pool ? ngx_palloc(pool, size) : ngx_alloc(size, ngx_cycle->log);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (t->authorization.data) {
-        ngx_explicit_memzero(t->authorization.data, t->authorization.len);
+    if (t->mem) {
+        ngx_explicit_memzero(t->mem, t->mem_size);
 
         if (t->heap) {
-            ngx_free(t->authorization.data);
+            ngx_free(t->mem);
         }
     }
 
-    t->authorization.data = p;
-    t->authorization.len = size;
+    t->mem = p;
+    t->mem_size = size;
     t->heap = pool ? 0 : 1;
+
+    w = (uint64_t *) p;
+
+    for (i = 0; i < nw; i++) {
+        ngx_memcpy(&w[i], data + i, sizeof(uint64_t));
+    }
+
+    ngx_qsort(w, nw, sizeof(uint64_t), ngx_turso_members_token_window_cmp);
+
+    t->windows = w;
+    t->nwindows = nw;
+
+    p += nw * sizeof(uint64_t);
+
+    t->authorization.data = p;
+    t->authorization.len = sizeof("Bearer ") - 1 + len;
 
     p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, data, len);
@@ -330,6 +532,49 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     ngx_explicit_memzero(md, sizeof(md));
 
     return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_turso_members_token_window_cmp(const void *a, const void *b)
+{
+    uint64_t  x, y;
+
+    x = *(const uint64_t *) a;
+    y = *(const uint64_t *) b;
+
+    return (x < y) ? -1 : (x > y);
+}
+
+
+/*
+ * The token a request for an organization uses: the organization's own,
+ * else the level's default; NULL when there is neither.  Slugs compare
+ * exactly, as turso_members_organizations compares them.  A scan: a
+ * location holds a handful of tokens.
+ */
+
+ngx_turso_members_token_t *
+ngx_turso_members_token_find(ngx_http_request_t *r,
+    ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *org)
+{
+    ngx_uint_t                   i;
+    ngx_turso_members_token_t  **tp;
+
+    if (tlcf->tokens) {
+        tp = tlcf->tokens->elts;
+
+        for (i = 0; i < tlcf->tokens->nelts; i++) {
+            if (tp[i]->organization.len == org->len
+                && ngx_memcmp(tp[i]->organization.data, org->data, org->len)
+                   == 0)
+            {
+                return tp[i];
+            }
+        }
+    }
+
+    return tlcf->token;
 }
 
 
@@ -360,8 +605,8 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
     if (ngx_file_info(t->source.data, &fi) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       "turso_members: the Turso API token file \"%V\" "
-                      "cannot be examined, keeping the current token",
-                      &t->source);
+                      "cannot be examined, keeping the current token %V%V",
+                      &t->source, &t->id, &t->label);
         return;
     }
 
@@ -384,20 +629,128 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
     if (msg != NULL) {
         ngx_log_error(NGX_LOG_ERR, log, err,
                       "turso_members: the Turso API token file \"%V\" %s, "
-                      "keeping the token %V", &t->source, msg, &t->id);
+                      "keeping the token %V%V", &t->source, msg, &t->id,
+                      &t->label);
 
     } else if (ngx_turso_members_token_set(t, buf, len, NULL) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "turso_members: cannot store the new Turso API token, "
-                      "keeping the token %V", &t->id);
+                      "keeping the token %V%V", &t->id, &t->label);
 
     } else {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "turso_members: the Turso API token file \"%V\" "
-                      "changed, now using the token %V", &t->source, &t->id);
+                      "changed, now using the token %V%V", &t->source,
+                      &t->id, &t->label);
     }
 
     ngx_explicit_memzero(buf, sizeof(buf));
+}
+
+
+/*
+ * Masks with "*" every byte of buf[0, scan) that starts or continues a
+ * run of NGX_TURSO_MEMBERS_TOKEN_RUN or more bytes of any token the
+ * location holds (a token shorter than that: the whole token).  The run
+ * may go on past scan, up to len: a text about to be cut at scan keeps
+ * no piece of a token that straddles the cut.
+ */
+
+void
+ngx_turso_members_token_mask(ngx_pool_t *pool,
+    ngx_turso_members_loc_conf_t *tlcf, u_char *buf, size_t len, size_t scan)
+{
+    u_char                      *mask;
+    ngx_uint_t                   i;
+    ngx_turso_members_token_t  **tp;
+
+    if (len == 0) {
+        return;
+    }
+
+    /* which bytes to mask, marked first: runs of two tokens may overlap */
+
+    mask = ngx_pcalloc(pool, len);
+    if (mask == NULL) {
+        /* nothing of the text can be told safe */
+        ngx_memset(buf, '*', scan);
+        return;
+    }
+
+    if (tlcf->token) {
+        ngx_turso_members_token_mask_one(tlcf->token, buf, len, mask, scan);
+    }
+
+    if (tlcf->tokens) {
+        tp = tlcf->tokens->elts;
+
+        for (i = 0; i < tlcf->tokens->nelts; i++) {
+            ngx_turso_members_token_mask_one(tp[i], buf, len, mask, scan);
+        }
+    }
+
+    for (i = 0; i < scan; i++) {
+        if (mask[i]) {
+            buf[i] = '*';
+        }
+    }
+}
+
+
+/*
+ * Marks the runs of one token: each 8 bytes of the text looked up among
+ * the token's sorted runs (a run of n > 8 bytes is n - 7 such runs, whose
+ * marks join up); a token shorter than 8 bytes is looked for whole.
+ */
+
+static void
+ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
+    size_t len, u_char *mask, size_t scan)
+{
+    u_char    *token;
+    size_t     tlen, i, lo, hi, mid;
+    uint64_t   v;
+
+    if (t->authorization.len <= sizeof("Bearer ") - 1) {
+        return;
+    }
+
+    token = t->authorization.data + sizeof("Bearer ") - 1;
+    tlen = t->authorization.len - (sizeof("Bearer ") - 1);
+
+    if (tlen < NGX_TURSO_MEMBERS_TOKEN_RUN) {
+
+        for (i = 0; i < scan && i + tlen <= len; i++) {
+            if (ngx_memcmp(buf + i, token, tlen) == 0) {
+                ngx_memset(mask + i, 1, tlen);
+            }
+        }
+
+        return;
+    }
+
+    for (i = 0; i < scan && i + NGX_TURSO_MEMBERS_TOKEN_RUN <= len; i++) {
+
+        ngx_memcpy(&v, buf + i, sizeof(uint64_t));
+
+        lo = 0;
+        hi = t->nwindows;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            if (t->windows[mid] < v) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        if (lo < t->nwindows && t->windows[lo] == v) {
+            ngx_memset(mask + i, 1, NGX_TURSO_MEMBERS_TOKEN_RUN);
+        }
+    }
 }
 
 
@@ -408,15 +761,18 @@ ngx_turso_members_token_cleanup(void *data)
 {
     ngx_turso_members_token_t  *t = data;
 
-    if (t->authorization.data == NULL) {
+    if (t->mem == NULL) {
         return;
     }
 
-    ngx_explicit_memzero(t->authorization.data, t->authorization.len);
+    ngx_explicit_memzero(t->mem, t->mem_size);
 
     if (t->heap) {
-        ngx_free(t->authorization.data);
+        ngx_free(t->mem);
     }
 
+    t->mem = NULL;
+    t->windows = NULL;
+    t->nwindows = 0;
     ngx_str_null(&t->authorization);
 }

@@ -44,7 +44,13 @@ static ngx_str_t  ngx_turso_members_passed[] = {
 };
 
 
-/* the headers the gateway itself gives the upstream request, hashed once */
+/*
+ * The headers the gateway itself gives the upstream request, hashed once.
+ * Not Authorization: its hash stays 0, which the proxy module does not
+ * look at but nginx's $http_NAME variables do, skipping the header, so
+ * that no variable evaluated while the token is in r->headers_in (a
+ * proxy_cache_key, a proxy_set_header) reads it, and keeps it cached.
+ */
 
 static ngx_table_elt_t  ngx_turso_members_own[] = {
     { .key = ngx_string("Authorization"),
@@ -69,7 +75,8 @@ ngx_turso_members_upstream_init(void)
     ngx_uint_t        i;
     ngx_table_elt_t  *h;
 
-    for (i = 0; i < sizeof(ngx_turso_members_own) / sizeof(ngx_table_elt_t);
+    for (i = NGX_TURSO_MEMBERS_OWN_AUTHORIZATION + 1;
+         i < sizeof(ngx_turso_members_own) / sizeof(ngx_table_elt_t);
          i++)
     {
         h = &ngx_turso_members_own[i];

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "ngx_turso_members_json.h"
+#include "ngx_turso_members_write.h"
 
 
 #define NGX_TURSO_MEMBERS_FUZZ_NONE    0
@@ -162,7 +163,7 @@ ngx_turso_members_fuzz_spec(const uint8_t *data, size_t size,
 
     ngx_turso_members_fuzz_check(
         ngx_turso_members_json_parse_jansson(data, size, spec, &ref) == rc);
-    ngx_turso_members_fuzz_check(ngx_turso_members_json_body_eq(&ref, &body));
+    ngx_turso_members_fuzz_check(ngx_turso_members_body_eq(&ref, &body));
 
     switch (rc) {
 
@@ -856,53 +857,62 @@ ngx_turso_members_fuzz_skip(ngx_turso_members_fuzz_in_t *in)
 }
 
 
+/*
+ * The writer's escaping: any valid UTF-8 of a username's length, written
+ * as the username (bypassing the checks, controls included), comes back
+ * byte for byte from the JSON written
+ */
+
 static void
 ngx_turso_members_fuzz_escape(const uint8_t *data, size_t size)
 {
-    char          *dst;
-    size_t         need, n;
-    json_t        *json, *raw;
-    json_error_t   err;
+    char                      *buf;
+    size_t                     n, need;
+    json_t                    *root, *raw, *v;
+    json_error_t               err;
+    ngx_turso_members_body_t   body;
 
-    if (size > 4096) {
+    if (size > NGX_TURSO_MEMBERS_USERNAME_MAX) {
         return;
     }
 
-    need = ngx_turso_members_json_escape(NULL, 0, (const char *) data, size);
-    ngx_turso_members_fuzz_check(need >= size && need <= 6 * size);
-
-    dst = malloc(need + 2);
-    ngx_turso_members_fuzz_check(dst != NULL);
-
-    n = ngx_turso_members_json_escape(dst + 1, need, (const char *) data,
-                                      size);
-    ngx_turso_members_fuzz_check(n == need);
-
-    if (need > 0) {
-        ngx_turso_members_fuzz_check(
-            ngx_turso_members_json_escape(dst + 1, need - 1,
-                                          (const char *) data, size)
-            == 0);
-    }
-
-    dst[0] = '"';
-    dst[need + 1] = '"';
-
-    json = json_loadb(dst, need + 2, JSON_DECODE_ANY|JSON_ALLOW_NUL, &err);
-    ngx_turso_members_fuzz_check(json_is_string(json));
-
-    /* valid UTF-8 comes back byte for byte */
     raw = json_stringn((const char *) data, size);
-
-    if (raw != NULL) {
-        ngx_turso_members_fuzz_check(json_string_length(json) == size
-                                     && memcmp(json_string_value(json),
-                                               data, size) == 0);
+    if (raw == NULL) {
+        return;
     }
 
     json_decref(raw);
-    json_decref(json);
-    free(dst);
+
+    memset(&body, 0, sizeof(body));
+    memcpy(body.username, data, size);
+    body.username_len = size;
+    body.present = NGX_TURSO_MEMBERS_FIELD_USERNAME;
+
+    need = sizeof("{\"username\":\"\"}") - 1 + 6 * size;
+
+    buf = malloc(need);
+    ngx_turso_members_fuzz_check(buf != NULL);
+
+    n = ngx_turso_members_json_write(&body, NGX_TURSO_MEMBERS_FIELD_USERNAME,
+                                     NULL, buf, need);
+    ngx_turso_members_fuzz_check(n > 0);
+
+    root = json_loadb(buf, n, JSON_ALLOW_NUL, &err);
+    v = json_object_get(root, "username");
+
+    ngx_turso_members_fuzz_check(json_is_string(v)
+                                 && json_string_length(v) == size
+                                 && memcmp(json_string_value(v), data, size)
+                                    == 0);
+
+    /* one byte less does not fit */
+    ngx_turso_members_fuzz_check(
+        ngx_turso_members_json_write(&body, NGX_TURSO_MEMBERS_FIELD_USERNAME,
+                                     NULL, buf, n - 1)
+        == 0);
+
+    json_decref(root);
+    free(buf);
 }
 
 

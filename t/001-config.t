@@ -22,17 +22,6 @@ $d
 CONF
 }
 
-sub refused {
-    my ($config, $re, $name, %args) = @_;
-    subtest "nginx -t refuses: $name" => sub {
-        my ($code, $out) = $t->nginx_t($config, %args);
-        isnt $code, 0, 'exit code';
-        like $out, qr/\[emerg\]/, 'an emerg message';
-        like $out, $re, 'the message names the problem';
-        unlike $out, qr/test-token|s3cret/, 'the token is not printed';
-    };
-}
-
 sub accepted {
     my ($config, $name, %args) = @_;
     subtest "nginx -t accepts: $name" => sub {
@@ -59,48 +48,48 @@ accepted loc("turso_members_token_file " . $file->('crlf', "test-token\r\n") . '
 accepted loc("turso_members_token_file " . $file->('bare', "test-token") . ';'),
          'a token file without a newline';
 
-refused loc(), qr/token/i, 'no token source';
-refused loc('turso_members_token_env TURSO_TEST_TOKEN_UNSET;'),
-        qr/TURSO_TEST_TOKEN_UNSET/, 'the token env variable unset';
-refused loc('turso_members_token_env TURSO_TEST_TOKEN;'),
-        qr/TURSO_TEST_TOKEN/, 'the token env variable empty',
-        env => { TURSO_TEST_TOKEN => '' };
-refused loc("turso_members_token_file $tf.missing;"), qr/\Q$tf.missing\E/,
-        'a missing token file';
-refused loc("turso_members_token_file " . $file->('empty', '') . ';'),
-        qr/empty/i, 'an empty token file';
-refused loc("turso_members_token_file " . $file->('nl', "\n") . ';'),
-        qr/empty/i, 'a token file with only a newline';
+$t->nginx_t_refuses(loc(), qr/token/i, 'no token source');
+$t->nginx_t_refuses(loc('turso_members_token_env TURSO_TEST_TOKEN_UNSET;'),
+                    qr/TURSO_TEST_TOKEN_UNSET/, 'the token env variable unset');
+$t->nginx_t_refuses(loc('turso_members_token_env TURSO_TEST_TOKEN;'),
+                    qr/TURSO_TEST_TOKEN/, 'the token env variable empty',
+                    env => { TURSO_TEST_TOKEN => '' });
+$t->nginx_t_refuses(loc("turso_members_token_file $tf.missing;"), qr/\Q$tf.missing\E/,
+                    'a missing token file');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('empty', '') . ';'),
+                    qr/empty/i, 'an empty token file');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('nl', "\n") . ';'),
+                    qr/empty/i, 'a token file with only a newline');
 
 my $bad_char = qr/space|whitespace|tab|control|charact|invalid|CR|LF|NUL|newline/i;
-refused loc("turso_members_token_file " . $file->('space', "s3cret token\n") . ';'),
-        $bad_char, 'a token with a space';
-refused loc("turso_members_token_file " . $file->('tab', "s3cret\ttoken\n") . ';'),
-        $bad_char, 'a token with a tab';
-refused loc("turso_members_token_file " . $file->('cr', "s3cret\rtoken\n") . ';'),
-        $bad_char, 'a token with a CR';
-refused loc("turso_members_token_file " . $file->('lf', "s3cret\ntoken\n") . ';'),
-        $bad_char, 'a token with a LF inside';
-refused loc("turso_members_token_file " . $file->('nul', "s3cret\0token\n") . ';'),
-        $bad_char, 'a token with a NUL';
-refused loc("turso_members_token_file " . $file->('two', "s3cret\n\n") . ';'),
-        $bad_char, 'a token followed by two newlines';
-refused loc('turso_members_token_env TURSO_TEST_TOKEN;'), $bad_char,
-        'a token env with a space', env => { TURSO_TEST_TOKEN => 's3cret token' };
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('space', "s3cret token\n") . ';'),
+                    $bad_char, 'a token with a space');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('tab', "s3cret\ttoken\n") . ';'),
+                    $bad_char, 'a token with a tab');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('cr', "s3cret\rtoken\n") . ';'),
+                    $bad_char, 'a token with a CR');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('lf', "s3cret\ntoken\n") . ';'),
+                    $bad_char, 'a token with a LF inside');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('nul', "s3cret\0token\n") . ';'),
+                    $bad_char, 'a token with a NUL');
+$t->nginx_t_refuses(loc("turso_members_token_file " . $file->('two', "s3cret\n\n") . ';'),
+                    $bad_char, 'a token followed by two newlines');
+$t->nginx_t_refuses(loc('turso_members_token_env TURSO_TEST_TOKEN;'), $bad_char,
+                    'a token env with a space', env => { TURSO_TEST_TOKEN => 's3cret token' });
 
-refused loc("turso_members_token_file $tf;", 'turso_members_default_role owner;'),
-        qr/owner/, 'default role owner';
-refused loc("turso_members_token_file $tf;", 'turso_members_default_role Admin2;'),
-        qr/Admin2/, 'an unknown default role';
-refused loc("turso_members_token_file $tf;",
-            'turso_members_allowed_roles admin superuser;'),
-        qr/superuser/, 'an unknown allowed role';
-refused loc("turso_members_token_file $tf;", 'turso_members_allowed_roles owner;'),
-        qr/owner/, 'owner as an allowed role';
-refused loc("turso_members_token_file $tf;", 'turso_members maybe;'),
-        qr/maybe|on.*off|invalid/i, 'turso_members neither on nor off';
-refused loc("turso_members_token_file $tf;", 'turso_members_max_body_size lots;'),
-        qr/lots|invalid/i, 'a bad max body size';
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;", 'turso_members_default_role owner;'),
+                    qr/owner/, 'default role owner');
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;", 'turso_members_default_role Admin2;'),
+                    qr/Admin2/, 'an unknown default role');
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;",
+                        'turso_members_allowed_roles admin superuser;'),
+                    qr/superuser/, 'an unknown allowed role');
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;", 'turso_members_allowed_roles owner;'),
+                    qr/owner/, 'owner as an allowed role');
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;", 'turso_members maybe;'),
+                    qr/maybe|on.*off|invalid/i, 'turso_members neither on nor off');
+$t->nginx_t_refuses(loc("turso_members_token_file $tf;", 'turso_members_max_body_size lots;'),
+                    qr/lots|invalid/i, 'a bad max body size');
 
 
 # --- the token actually sent ------------------------------------------------

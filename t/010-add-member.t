@@ -12,14 +12,6 @@ my $t = TursoMembers::Test->new(config => default_locations(
 
 my $canonical = '{"username":"bob","role":"member"}';
 
-# Exactly one header of that name in the raw list the mock received.
-sub raw_headers {
-    my ($u, $name) = @_;
-    my @raw = @{ $u->{rawHeaders} };
-    return map { $raw[2 * $_ + 1] } grep { lc $raw[2 * $_] eq lc $name }
-           0 .. $#raw / 2;
-}
-
 subtest 'the Node client form: text/plain body, own Authorization, query' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => ADD_MEMBER . '?role=admin&x=1',

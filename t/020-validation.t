@@ -21,23 +21,19 @@ sub add {
 sub rejected {
     my ($body, $status, $code, $name, %fields) = @_;
     subtest $name => sub {
-        my $r = add($body);
-        error_is $r, $status, $code, "$status $code", %fields;
-        $t->nothing_upstream;
+        $t->refused(add($body), $status, $code, "$status $code", %fields);
     };
 }
 
-# The body must be forwarded as $want.
-sub forwarded {
+# The body must be accepted, and forwarded as $want.
+sub accepted {
     my ($body, $want, $name, $tt) = @_;
     $tt //= $t;
     subtest $name => sub {
         $tt->mock_reset;
         my $r = $tt->request(method => 'POST', path => ADD_MEMBER,
                              body => $body);
-        my $u = $tt->upstream_requests;
-        is scalar @$u, 1, 'one upstream request';
-        is $u->[0]{body}, $want, 'upstream body';
+        $tt->forwarded(POST => ADD_MEMBER, $want);
         is $r->{status}, 200, 'client status';
     };
 }
@@ -45,14 +41,14 @@ sub forwarded {
 
 # --- role ------------------------------------------------------------------
 
-forwarded '{"username":"bob"}', '{"username":"bob","role":"member"}',
-          'role missing: the default role';
-forwarded '{"username":"bob","role":null}', '{"username":"bob","role":"member"}',
-          'role null: the default role';
-forwarded '{"username":"bob","role":" Admin "}', '{"username":"bob","role":"admin"}',
-          'role " Admin ": trimmed and lowercased';
-forwarded '{"username":"bob","role":"VIEWER"}', '{"username":"bob","role":"viewer"}',
-          'role "VIEWER": lowercased';
+accepted '{"username":"bob"}', '{"username":"bob","role":"member"}',
+         'role missing: the default role';
+accepted '{"username":"bob","role":null}', '{"username":"bob","role":"member"}',
+         'role null: the default role';
+accepted '{"username":"bob","role":" Admin "}', '{"username":"bob","role":"admin"}',
+         'role " Admin ": trimmed and lowercased';
+accepted '{"username":"bob","role":"VIEWER"}', '{"username":"bob","role":"viewer"}',
+         'role "VIEWER": lowercased';
 
 for my $role ('"owner"', '"superuser"', '"adminx"', '1', 'true', '[]', '{}',
               '["admin"]')
@@ -83,21 +79,21 @@ for my $role ('"owner"', '"superuser"', '"adminx"', '1', 'true', '[]', '{}',
         $limited->nothing_upstream;
     };
 
-    forwarded '{"username":"bob","role":"viewer"}',
-              '{"username":"bob","role":"viewer"}',
-              'an allowed role passes where roles are limited', $limited;
+    accepted '{"username":"bob","role":"viewer"}',
+             '{"username":"bob","role":"viewer"}',
+             'an allowed role passes where roles are limited', $limited;
     $limited->stop;
 }
 
 {
     my $viewer = TursoMembers::Test->new(config => default_locations(
         'turso_members_default_role viewer;'));
-    forwarded '{"username":"bob"}', '{"username":"bob","role":"viewer"}',
-              'turso_members_default_role viewer: role missing', $viewer;
-    forwarded '{"username":"bob","role":null}', '{"username":"bob","role":"viewer"}',
-              'turso_members_default_role viewer: role null', $viewer;
-    forwarded '{"username":"bob","role":"admin"}', '{"username":"bob","role":"admin"}',
-              'turso_members_default_role viewer: role given wins', $viewer;
+    accepted '{"username":"bob"}', '{"username":"bob","role":"viewer"}',
+             'turso_members_default_role viewer: role missing', $viewer;
+    accepted '{"username":"bob","role":null}', '{"username":"bob","role":"viewer"}',
+             'turso_members_default_role viewer: role null', $viewer;
+    accepted '{"username":"bob","role":"admin"}', '{"username":"bob","role":"admin"}',
+             'turso_members_default_role viewer: role given wins', $viewer;
     $viewer->stop;
 }
 
@@ -183,8 +179,8 @@ rejected qq({"username":"b\xffb"}), 400, 'invalid_json', 'invalid UTF-8';
 rejected '{"username":"bob\u0000"}', 400, 'invalid_json', '\u0000';
 rejected '{"username":"\ud800"}', 400, 'invalid_json', 'a lone surrogate';
 
-forwarded qq({"username":"bob"}\r\n), '{"username":"bob","role":"member"}',
-          'trailing whitespace is fine';
+accepted qq({"username":"bob"}\r\n), '{"username":"bob","role":"member"}',
+         'trailing whitespace is fine';
 
 
 # --- the organization in the path --------------------------------------------

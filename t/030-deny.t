@@ -21,8 +21,7 @@ sub denied {
     subtest "$method $path: $status $code" => sub {
         $t->mock_reset;
         my $r = $t->request(method => $method, path => $path, %args);
-        error_is $r, $status, $code;
-        $t->nothing_upstream;
+        $t->refused($r, $status, $code);
         like $r->{headers}{allow} // '', qr/\bPOST\b/, 'Allow names POST'
             if $status == 405;
     };

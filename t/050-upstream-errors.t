@@ -174,10 +174,10 @@ subtest '401 (wrong token) -> 502 upstream_unauthorized, logged as an error' => 
     like $t->error_log_since($mark), qr/\[error\]/, 'an [error] line';
 };
 
-subtest '403 -> 502 upstream_unauthorized' => sub {
+subtest '403 (no rights there) -> 502 upstream_forbidden, logged as an error' => sub {
     my $r = add_scripted('bob', { status => 403,
         body => '{"error":"secret-upstream-text"}' });
-    error_is $r, 502, 'upstream_unauthorized';
+    error_is $r, 502, 'upstream_forbidden';
     no_upstream_text($r, 'secret-upstream-text');
     like $t->error_log_since($mark), qr/\[error\]/, 'an [error] line';
 };

@@ -20,49 +20,6 @@ my $V2  = '/v2/organizations/acme';
 # What a portal sends along, which must never reach the upstream.
 my @client_headers = ('Authorization: Bearer client-secret');
 
-
-sub raw_headers {
-    my ($u, $name) = @_;
-    my @raw = @{ $u->{rawHeaders} };
-    return map { $raw[2 * $_ + 1] } grep { lc $raw[2 * $_] eq lc $name }
-           0 .. $#raw / 2;
-}
-
-
-# The one request the upstream received since the last reset is exactly
-# METHOD URL with BODY (undef: no body at all).
-sub forwarded {
-    my ($gw, $method, $url, $body) = @_;
-
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-
-    my $all = $gw->upstream_requests;
-    is scalar @$all, 1, 'one upstream request' or diag explain $all;
-    my $u = $all->[0] or return;
-
-    is $u->{method}, $method, "upstream method $method";
-    is $u->{url}, $url, "upstream URL $url";
-    is_deeply [raw_headers($u, 'Authorization')], ['Bearer test-token'],
-              'only the gateway token as Authorization';
-    ok !exists $u->{headers}{'transfer-encoding'}, 'no Transfer-Encoding';
-
-    if (defined $body) {
-        is $u->{body}, $body, "canonical body $body";
-        is_deeply [raw_headers($u, 'Content-Length')], [length $body],
-                  'Content-Length of the canonical body';
-        is_deeply [raw_headers($u, 'Content-Type')], ['application/json'],
-                  'Content-Type: application/json';
-    } else {
-        is $u->{body_length}, 0, 'no body forwarded';
-        my @cl = raw_headers($u, 'Content-Length');
-        ok !@cl || (@cl == 1 && $cl[0] eq '0'), 'no Content-Length but 0'
-            or diag "Content-Length: @cl";
-    }
-
-    return $u;
-}
-
-
 sub ok_json {
     my ($r, $want, $name) = @_;
 
@@ -84,7 +41,7 @@ subtest 'GET members: forwarded without a body, list answered' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'GET', path => "$ORG/members?page=2",
                         headers => [@client_headers]);
-    forwarded($t, 'GET', "$ORG/members", undef);
+    $t->forwarded('GET', "$ORG/members", undef);
     ok_json $r, { members => [
         { username => 'alice', role => 'owner', email => 'alice@example.com' },
         { username => 'carol', role => 'admin', email => 'carol@example.com' },
@@ -100,7 +57,7 @@ subtest 'POST members: role trimmed and lower-cased' => sub {
                         headers => [@client_headers,
                                     'Content-Type: text/plain'],
                         body => '{"role":" Admin ","username":"bob","x":1}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"bob","role":"admin"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"bob","role":"admin"}');
     ok_json $r, { member => 'bob', role => 'admin' };
 };
 
@@ -108,7 +65,7 @@ subtest 'POST members: the default role is explicit upstream' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$ORG/members",
                         body => '{"username":"dave","role":null}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"dave","role":"member"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"dave","role":"member"}');
     ok_json $r, { member => 'dave', role => 'member' };
 };
 
@@ -121,7 +78,7 @@ subtest 'POST members/{u} {"member","role"}: the documented route upstream' => s
                         headers => [@client_headers,
                                     'Content-Type: text/plain;charset=UTF-8'],
                         body => '{"member":"erin","role":"VIEWER"}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"erin","role":"viewer"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"erin","role":"viewer"}');
     ok_json $r, { member => 'erin', role => 'viewer' };
 };
 
@@ -129,7 +86,7 @@ subtest 'POST members/{u} without "member": the path names the user' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$ORG/members/frank",
                         body => '{"role":"member"}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"frank","role":"member"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"frank","role":"member"}');
     ok_json $r, { member => 'frank', role => 'member' };
 };
 
@@ -146,7 +103,7 @@ subtest 'POST members/{u} with "username" instead of "member": not used' => sub 
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$ORG/members/dave",
                         body => '{"username":"bob"}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"dave","role":"member"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"dave","role":"member"}');
     ok_json $r, { member => 'dave', role => 'member' };
 };
 
@@ -157,7 +114,7 @@ subtest 'GET members/{u}' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'GET', path => "$ORG/members/carol",
                         headers => [@client_headers]);
-    forwarded($t, 'GET', "$ORG/members/carol", undef);
+    $t->forwarded('GET', "$ORG/members/carol", undef);
     ok_json $r, { member => { username => 'carol', role => 'admin',
                               email => 'carol@example.com' } };
 };
@@ -165,7 +122,7 @@ subtest 'GET members/{u}' => sub {
 subtest 'GET members/{u} of a non-member: 404 member_not_found' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'GET', path => "$ORG/members/bob");
-    forwarded($t, 'GET', "$ORG/members/bob", undef);
+    $t->forwarded('GET', "$ORG/members/bob", undef);
     error_is $r, 404, 'member_not_found', undef,
              organization => 'acme', username => 'bob';
 };
@@ -179,7 +136,7 @@ subtest 'PATCH members/{u}: role normalized, only "role" forwarded' => sub {
                         headers => [@client_headers,
                                     'Content-Type: text/plain'],
                         body => qq({ "role" : "\\tViewer ", "username":"x" }));
-    forwarded($t, 'PATCH', "$ORG/members/carol", '{"role":"viewer"}');
+    $t->forwarded('PATCH', "$ORG/members/carol", '{"role":"viewer"}');
     ok_json $r, { member => { username => 'carol', role => 'viewer',
                               email => 'carol@example.com' } };
 };
@@ -214,7 +171,7 @@ subtest 'PATCH members/{u} to a role outside allowed_roles: 403' => sub {
 
     $r = $strict->request(method => 'PATCH', path => "$ORG/members/carol",
                           body => '{"role":"Member"}');
-    forwarded($strict, 'PATCH', "$ORG/members/carol", '{"role":"member"}');
+    $strict->forwarded('PATCH', "$ORG/members/carol", '{"role":"member"}');
     is $r->{status}, 200, 'an allowed role passes';
 };
 
@@ -230,7 +187,7 @@ subtest 'PATCH members/{u} of a non-member: 404 member_not_found' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'PATCH', path => "$ORG/members/dave",
                         body => '{"role":"admin"}');
-    forwarded($t, 'PATCH', "$ORG/members/dave", '{"role":"admin"}');
+    $t->forwarded('PATCH', "$ORG/members/dave", '{"role":"admin"}');
     error_is $r, 404, 'member_not_found', undef,
              organization => 'acme', username => 'dave';
 };
@@ -243,7 +200,7 @@ subtest 'DELETE members/{u}, twice' => sub {
     my $r = $t->request(method => 'DELETE', path => "$ORG/members/carol",
                         headers => [@client_headers,
                                     'Content-Type: application/json']);
-    forwarded($t, 'DELETE', "$ORG/members/carol", undef);
+    $t->forwarded('DELETE', "$ORG/members/carol", undef);
     ok_json $r, { member => 'carol' };
 
     my $n = scalar @{ $t->upstream_requests };
@@ -294,7 +251,7 @@ subtest 'POST v2 invites by email, then GET v2 invites' => sub {
                         headers => [@client_headers,
                                     'Content-Type: text/plain;charset=UTF-8'],
                         body => '{"role":"Viewer","email":"dave@example.com"}');
-    forwarded($t, 'POST', "$V2/invites",
+    $t->forwarded('POST', "$V2/invites",
               '{"email":"dave@example.com","role":"viewer"}');
     ok_json $r, { invited => { email => 'dave@example.com', role => 'viewer',
                                organization => 'acme' } };
@@ -318,7 +275,7 @@ subtest 'POST v2 invites by username' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$V2/invites",
                         body => '{"username":"erin","role":"ADMIN "}');
-    forwarded($t, 'POST', "$V2/invites", '{"username":"erin","role":"admin"}');
+    $t->forwarded('POST', "$V2/invites", '{"username":"erin","role":"admin"}');
     ok_json $r, { invited => { email => 'erin@example.com', role => 'admin',
                                organization => 'acme' } };
 };
@@ -339,7 +296,7 @@ subtest 'POST v2 invites of an unknown user: 404 user_not_found' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$V2/invites",
                         body => '{"username":"zed"}');
-    forwarded($t, 'POST', "$V2/invites", '{"username":"zed","role":"member"}');
+    $t->forwarded('POST', "$V2/invites", '{"username":"zed","role":"member"}');
     error_is $r, 404, 'user_not_found', undef, organization => 'acme',
              username => 'zed';
 };
@@ -351,7 +308,7 @@ subtest 'POST v1 invites and v1 invite (the Go CLI): canonical bodies' => sub {
                             headers => ['Content-Type: application/json'],
                             body => '{"email":"frank@example.com",'
                                     . '"role":" admin","username":"frank"}');
-        forwarded($t, 'POST', "$ORG/$coll",
+        $t->forwarded('POST', "$ORG/$coll",
                   '{"email":"frank@example.com","role":"admin"}');
         ok_json $r, { invited => { email => 'frank@example.com',
                                    role => 'admin',
@@ -446,7 +403,7 @@ subtest 'DELETE v2 invites/{email} of no invite: 404 invite_not_found' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'DELETE',
                         path => "$V2/invites/nobody%40example.com");
-    forwarded($t, 'DELETE', "$V2/invites/nobody\@example.com", undef);
+    $t->forwarded('DELETE', "$V2/invites/nobody\@example.com", undef);
     error_is $r, 404, 'invite_not_found', undef, organization => 'acme',
              email => 'nobody@example.com';
 };
@@ -542,7 +499,7 @@ subtest '409 on add and invite: member_exists' => sub {
     $t->mock_reset;
     my $r = $t->request(method => 'POST', path => "$ORG/members",
                         body => '{"username":"carol"}');
-    forwarded($t, 'POST', "$ORG/members", '{"username":"carol","role":"member"}');
+    $t->forwarded('POST', "$ORG/members", '{"username":"carol","role":"member"}');
     error_is $r, 409, 'member_exists', undef, organization => 'acme',
              username => 'carol';
     like $r->{json}{error} // '', qr/\bcarol\b.*\bacme\b/,

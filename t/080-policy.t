@@ -39,14 +39,6 @@ sub send_op {
                        defined $body ? (body => $body) : ());
 }
 
-# The request is refused with 403 CODE and nothing reached the upstream.
-sub refused {
-    my ($t, $r, $code, $name, %fields) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    error_is $r, 403, $code, $name, %fields;
-    $t->nothing_upstream("$name: nothing upstream");
-}
-
 # The request passed: 200 and exactly one upstream request, with the token.
 sub passed {
     my ($t, $r, $name) = @_;
@@ -89,15 +81,15 @@ subtest 'static: a listed organization passes, another is 403' => sub {
 
     $static->mock_reset;
     my $r = $static->request(method => 'GET', path => "$V1/personal/members");
-    refused $static, $r, 'organization_not_allowed', 'personal',
-            organization => 'personal';
+    $static->refused($r, 403, 'organization_not_allowed', 'personal',
+                     organization => 'personal');
     like $r->{json}{error} // '', qr/\bpersonal\b/, 'the message names it';
 
     $static->mock_reset;
     $r = $static->request(method => 'POST', path => "$V2/personal/invites",
                           body => '{"email":"e@example.com"}');
-    refused $static, $r, 'organization_not_allowed',
-            'the http-level list reaches the v2 location too';
+    $static->refused($r, 403, 'organization_not_allowed',
+                     'the http-level list reaches the v2 location too');
 };
 
 subtest 'static: operations inherited from the server level' => sub {
@@ -107,7 +99,7 @@ subtest 'static: operations inherited from the server level' => sub {
         if ($o->[0] =~ /^(list_members|get_member|add_member)$/) {
             passed $static, $r, $o->[0];
         } else {
-            refused $static, $r, 'operation_not_allowed', $o->[0];
+            $static->refused($r, 403, 'operation_not_allowed', $o->[0]);
         }
     }
 };
@@ -119,7 +111,7 @@ subtest 'static: the location list replaces the server list' => sub {
         if ($o->[0] eq 'invite') {
             passed $static, $r, $o->[0];
         } else {
-            refused $static, $r, 'operation_not_allowed', $o->[0];
+            $static->refused($r, 403, 'operation_not_allowed', $o->[0]);
         }
     }
 };
@@ -128,8 +120,8 @@ subtest 'static: roles' => sub {
     $static->mock_reset;
     my $r = $static->request(method => 'POST', path => "$V1/acme/members",
                              body => '{"username":"bob","role":"Admin"}');
-    refused $static, $r, 'role_not_allowed', 'admin',
-            organization => 'acme', username => 'bob';
+    $static->refused($r, 403, 'role_not_allowed', 'admin',
+                     organization => 'acme', username => 'bob');
     like $r->{json}{error} // '', qr/\badmin\b/, 'the message names the role';
 
     $static->mock_reset;
@@ -144,11 +136,11 @@ subtest 'checks run in order: organization, operation, body, role' => sub {
     $static->mock_reset;
     my $r = $static->request(method => 'PATCH', path => "$V1/personal/members/x",
                              body => 'not json');
-    refused $static, $r, 'organization_not_allowed', 'organization first';
+    $static->refused($r, 403, 'organization_not_allowed', 'organization first');
 
     $r = $static->request(method => 'PATCH', path => "$V1/acme/members/x",
                           body => 'not json');
-    refused $static, $r, 'operation_not_allowed', 'then operation';
+    $static->refused($r, 403, 'operation_not_allowed', 'then operation');
 
     $r = $static->request(method => 'POST', path => "$V1/acme/members",
                           body => '{"username":"bob","role":"owner"}');
@@ -196,15 +188,15 @@ subtest 'map: each portal its organizations' => sub {
         if ($ok) {
             passed $mapped, $r, "$portal on $org";
         } else {
-            refused $mapped, $r, 'organization_not_allowed', "$portal on $org",
-                    organization => $org;
+            $mapped->refused($r, 403, 'organization_not_allowed', "$portal on $org",
+                             organization => $org);
         }
     }
 
     $mapped->mock_reset;
     my $r = $mapped->request(method => 'GET', path => "$V1/acme/members");
-    refused $mapped, $r, 'organization_not_allowed',
-            'no header: the map gives "", nothing is allowed';
+    $mapped->refused($r, 403, 'organization_not_allowed',
+                     'no header: the map gives "", nothing is allowed');
 };
 
 subtest 'map: each portal its operations (groups read and all)' => sub {
@@ -221,8 +213,8 @@ subtest 'map: each portal its operations (groups read and all)' => sub {
             if ($allowed{$portal}{ $o->[0] }) {
                 passed $mapped, $r, "$portal: $o->[0]";
             } else {
-                refused $mapped, $r, 'operation_not_allowed',
-                        "$portal: $o->[0]";
+                $mapped->refused($r, 403, 'operation_not_allowed',
+                                 "$portal: $o->[0]");
             }
         }
     }
@@ -240,7 +232,7 @@ subtest 'map: each portal its roles; an empty list allows none' => sub {
         if ($ok) {
             passed $mapped, $r, "$portal grants $role";
         } else {
-            refused $mapped, $r, 'role_not_allowed', "$portal grants $role";
+            $mapped->refused($r, 403, 'role_not_allowed', "$portal grants $role");
         }
     }
 
@@ -248,7 +240,7 @@ subtest 'map: each portal its roles; an empty list allows none' => sub {
     my $r = $mapped->request(method => 'PATCH', path => "$V1/acme/members/carol",
                              headers => ['X-Portal: hr'],
                              body => '{"role":"admin"}');
-    refused $mapped, $r, 'operation_not_allowed', 'hr may not update roles';
+    $mapped->refused($r, 403, 'operation_not_allowed', 'hr may not update roles');
 };
 
 my $defrole = TursoMembers::Test->new(
@@ -268,12 +260,12 @@ subtest 'the default role is checked against the list too' => sub {
         my $r = $defrole->request(method => 'POST', path => "$V1/acme/members",
                                   headers => ['X-Portal: admins'],
                                   body => $body);
-        refused $defrole, $r, 'role_not_allowed', "admins: $body";
+        $defrole->refused($r, 403, 'role_not_allowed', "admins: $body");
 
         $r = $defrole->request(method => 'POST', path => "$V2/acme/invites",
                                headers => ['X-Portal: admins'],
                                body => '{"email":"e@example.com"}');
-        refused $defrole, $r, 'role_not_allowed', 'admins: invite';
+        $defrole->refused($r, 403, 'role_not_allowed', 'admins: invite');
     }
     $defrole->mock_reset;
     my $r = $defrole->request(method => 'POST', path => "$V1/acme/members",
@@ -298,9 +290,8 @@ subtest 'every operation by name, from a header' => sub {
                                 'X-Orgs: acme'), "$o->[0] allowed";
         for my $other (grep { $_->[0] ne $o->[0] } @ops) {
             $direct->mock_reset;
-            refused $direct, send_op($direct, $o->[0], "X-Ops: $other->[0]",
-                                     'X-Orgs: acme'),
-                    'operation_not_allowed', "$o->[0] with only $other->[0]";
+            $direct->refused(send_op($direct, $o->[0], "X-Ops: $other->[0]",
+                                              'X-Orgs: acme'), 403, 'operation_not_allowed', "$o->[0] with only $other->[0]");
         }
     }
 };
@@ -316,7 +307,7 @@ subtest 'lists split on spaces and commas; unknown words allow nothing' => sub {
         if ($ok) {
             passed $direct, $r, "X-Ops '$ops'";
         } else {
-            refused $direct, $r, 'operation_not_allowed', "X-Ops '$ops'";
+            $direct->refused($r, 403, 'operation_not_allowed', "X-Ops '$ops'");
         }
     }
 };
@@ -324,7 +315,7 @@ subtest 'lists split on spaces and commas; unknown words allow nothing' => sub {
 subtest 'a static word and a variable together: the union' => sub {
     $direct->mock_reset;
     my $r = send_op($direct, 'list_members', 'X-Ops: all');
-    refused $direct, $r, 'organization_not_allowed', 'acme without X-Orgs';
+    $direct->refused($r, 403, 'organization_not_allowed', 'acme without X-Orgs');
 
     $direct->mock_reset;
     $r = $direct->request(method => 'GET', path => "$V1/personal/members",
@@ -338,9 +329,9 @@ subtest 'a static word and a variable together: the union' => sub {
 
     $direct->mock_reset;
     $r = send_op($direct, 'list_members', 'X-Ops: all', 'X-Orgs: acm');
-    refused $direct, $r, 'organization_not_allowed', 'no prefix match';
+    $direct->refused($r, 403, 'organization_not_allowed', 'no prefix match');
     $r = send_op($direct, 'list_members', 'X-Ops: all', 'X-Orgs: ACME');
-    refused $direct, $r, 'organization_not_allowed', 'no case folding';
+    $direct->refused($r, 403, 'organization_not_allowed', 'no case folding');
 };
 
 
@@ -402,7 +393,7 @@ subtest 'auth_basic: a wrong password is 401, a user not mapped 403' => sub {
 
     $r = $basic->request(method => 'GET', path => "$V1/acme/members",
                          headers => [basic('fin:fin-secret')]);
-    refused $basic, $r, 'organization_not_allowed', 'fin has no organization';
+    $basic->refused($r, 403, 'organization_not_allowed', 'fin has no organization');
 
     # nginx's own authentication runs first: a client without credentials
     # learns nothing about the gateway's policy

@@ -91,29 +91,6 @@ sub client_error {
     };
 }
 
-sub upstream_is {
-    my ($gw, $i, $method, $url, $body) = @_;
-
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-
-    my $u = $gw->upstream_requests->[$i] // {};
-    subtest "upstream #$i: $method $url" => sub {
-        is $u->{method}, $method, 'method';
-        is $u->{url}, $url, 'URL';
-        is $u->{headers}{authorization}, 'Bearer test-token',
-           'the gateway token, not the portal\'s';
-        if (defined $body) {
-            is $u->{body}, $body, 'canonical body';
-            is $u->{headers}{'content-type'}, 'application/json',
-               'application/json, not the client\'s text/plain';
-            is $u->{headers}{'content-length'}, length $body, 'Content-Length';
-        } else {
-            is $u->{body_length}, 0, 'no body';
-        }
-    };
-}
-
-
 subtest 'members()' => sub {
     $t->mock_reset;
     my $r = client($t, 'acme', ['members']);
@@ -123,7 +100,7 @@ subtest 'members()' => sub {
         { username => 'carol', role => 'admin', email => 'carol@example.com' },
     ], 'the members';
     is scalar @{ $t->upstream_requests }, 1, 'one upstream request';
-    upstream_is $t, 0, GET => '/v1/organizations/acme/members';
+    $t->upstream_is(0, GET => '/v1/organizations/acme/members');
     is $t->upstream_requests->[0]{headers}{'user-agent'}, '@tursodatabase/api',
        'it was the official client';
 };
@@ -143,14 +120,14 @@ subtest 'addMember() with each role, and the default' => sub {
 
     my $u = $t->upstream_requests;
     is scalar @$u, 4, 'four upstream requests';
-    upstream_is $t, 0, POST => '/v1/organizations/acme/members',
-                '{"username":"bob","role":"member"}';
-    upstream_is $t, 1, POST => '/v1/organizations/acme/members',
-                '{"username":"dave","role":"admin"}';
-    upstream_is $t, 2, POST => '/v1/organizations/acme/members',
-                '{"username":"erin","role":"viewer"}';
-    upstream_is $t, 3, POST => '/v1/organizations/acme/members',
-                '{"username":"frank","role":"member"}';
+    $t->upstream_is(0, POST => '/v1/organizations/acme/members',
+                    '{"username":"bob","role":"member"}');
+    $t->upstream_is(1, POST => '/v1/organizations/acme/members',
+                    '{"username":"dave","role":"admin"}');
+    $t->upstream_is(2, POST => '/v1/organizations/acme/members',
+                    '{"username":"erin","role":"viewer"}');
+    $t->upstream_is(3, POST => '/v1/organizations/acme/members',
+                    '{"username":"frank","role":"member"}');
 
     $r = client($t, 'acme', ['members']);
     is_deeply [sort map { "$_->{username}=$_->{role}" } @{ $r->[0]{value} }],
@@ -174,10 +151,10 @@ subtest 'addMember() errors arrive as TursoClientError' => sub {
 
     my $u = $t->upstream_requests;
     is scalar @$u, 2, 'the invalid roles never reached the upstream';
-    upstream_is $t, 0, POST => '/v1/organizations/acme/members',
-                '{"username":"carol","role":"member"}';
-    upstream_is $t, 1, POST => '/v1/organizations/acme/members',
-                '{"username":"zed","role":"viewer"}';
+    $t->upstream_is(0, POST => '/v1/organizations/acme/members',
+                    '{"username":"carol","role":"member"}');
+    $t->upstream_is(1, POST => '/v1/organizations/acme/members',
+                    '{"username":"zed","role":"viewer"}');
 };
 
 subtest 'removeMember()' => sub {
@@ -189,8 +166,8 @@ subtest 'removeMember()' => sub {
     client_error $r->[1], 404,
                  'user carol is not a member of organization acme',
                  'twice: 404';
-    upstream_is $t, 0, DELETE => '/v1/organizations/acme/members/carol';
-    upstream_is $t, 1, DELETE => '/v1/organizations/acme/members/carol';
+    $t->upstream_is(0, DELETE => '/v1/organizations/acme/members/carol');
+    $t->upstream_is(1, DELETE => '/v1/organizations/acme/members/carol');
 };
 
 subtest 'removeMember() answered with an empty 200: resolves to {}' => sub {
@@ -229,13 +206,13 @@ subtest 'inviteUser(), listInvites(), deleteInvite()' => sub {
     is_deeply [map { $_->{email} } @{ $r->[5]{value} || [] }],
               ['two@example.com'], 'one invite left';
 
-    upstream_is $t, 0, POST => '/v2/organizations/acme/invites',
-                qq({"email":"$email","role":"viewer"});
-    upstream_is $t, 1, POST => '/v2/organizations/acme/invites',
-                '{"email":"two@example.com","role":"member"}';
-    upstream_is $t, 2, GET => '/v2/organizations/acme/invites';
-    upstream_is $t, 3, DELETE => "/v2/organizations/acme/invites/$email";
-    upstream_is $t, 4, DELETE => "/v2/organizations/acme/invites/$email";
+    $t->upstream_is(0, POST => '/v2/organizations/acme/invites',
+                    qq({"email":"$email","role":"viewer"}));
+    $t->upstream_is(1, POST => '/v2/organizations/acme/invites',
+                    '{"email":"two@example.com","role":"member"}');
+    $t->upstream_is(2, GET => '/v2/organizations/acme/invites');
+    $t->upstream_is(3, DELETE => "/v2/organizations/acme/invites/$email");
+    $t->upstream_is(4, DELETE => "/v2/organizations/acme/invites/$email");
     is scalar @{ $t->upstream_requests }, 6, 'six upstream requests';
 };
 
@@ -292,8 +269,8 @@ subtest 'policy refusals arrive as TursoClientError 403' => sub {
               'an allowed call passes';
     my $u = $strict->upstream_requests;
     is scalar @$u, 1, 'only the allowed call reached the upstream';
-    upstream_is $strict, 0, POST => '/v1/organizations/acme/members',
-                '{"username":"bob","role":"viewer"}';
+    $strict->upstream_is(0, POST => '/v1/organizations/acme/members',
+                         '{"username":"bob","role":"viewer"}');
 };
 
 done_testing;

@@ -46,44 +46,26 @@ sub cli_error {
        "$name: an error string to print";
 }
 
-sub upstream_is {
-    my ($i, $method, $url, $body) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $u = $t->upstream_requests->[$i] // {};
-    is $u->{method}, $method, "upstream #$i method";
-    is $u->{url}, $url, "upstream #$i URL";
-    is $u->{headers}{authorization}, 'Bearer test-token',
-       "upstream #$i: the gateway token";
-    if (defined $body) {
-        is $u->{body}, $body, "upstream #$i body";
-        is $u->{headers}{'content-type'}, 'application/json';
-        is $u->{headers}{'content-length'}, length $body;
-    } else {
-        is $u->{body_length}, 0, "upstream #$i: no body";
-    }
-}
-
-
 subtest 'turso org members add bob' => sub {
     $t->mock_reset;
     my $j = cli_ok cli(POST => "$ORG/members",
                        '{"username":"bob","role":"member"}'), 'add';
     is_deeply $j, { member => 'bob', role => 'member' };
-    upstream_is 0, POST => "$ORG/members", '{"username":"bob","role":"member"}';
+    $t->upstream_is(0, POST => "$ORG/members", '{"username":"bob","role":"member"}');
 };
 
 subtest 'turso org members add dave --admin' => sub {
     $t->mock_reset;
     cli_ok cli(POST => "$ORG/members", '{"username":"dave","role":"admin"}'),
            'add --admin';
-    upstream_is 0, POST => "$ORG/members", '{"username":"dave","role":"admin"}';
+    $t->upstream_is(0, POST => "$ORG/members", '{"username":"dave","role":"admin"}');
 };
 
 subtest 'turso org members add: an older CLI without a role' => sub {
     # Member{Name, Role} has omitempty: an empty role is left out
     $t->mock_reset;
     cli_ok cli(POST => "$ORG/members", '{"username":"erin"}'), 'add';
-    upstream_is 0, POST => "$ORG/members", '{"username":"erin","role":"member"}';
+    $t->upstream_is(0, POST => "$ORG/members", '{"username":"erin","role":"member"}');
 };
 
 subtest 'turso org members add: errors the CLI can print' => sub {
@@ -105,13 +87,13 @@ subtest 'turso org members list' => sub {
     my $j = cli_ok cli(GET => "$ORG/members"), 'list';
     is_deeply [map { "$_->{username}=$_->{role}" } @{ $j->{members} || [] }],
               ['alice=owner', 'carol=admin'], 'members the CLI decodes';
-    upstream_is 0, GET => "$ORG/members";
+    $t->upstream_is(0, GET => "$ORG/members");
 };
 
 subtest 'turso org members rm carol, then again' => sub {
     $t->mock_reset;
     cli_ok cli(DELETE => "$ORG/members/carol"), 'rm';
-    upstream_is 0, DELETE => "$ORG/members/carol";
+    $t->upstream_is(0, DELETE => "$ORG/members/carol");
     cli_error cli(DELETE => "$ORG/members/carol"), 404, 'member_not_found',
               'rm a non-member';
 };
@@ -133,10 +115,10 @@ subtest 'turso org members invite' => sub {
                                  organization => 'acme' } };
     cli_ok cli(POST => "$ORG/invite",
                '{"email":"boss@example.com","role":"admin"}'), 'invite --admin';
-    upstream_is 0, POST => "$ORG/invite",
-                '{"email":"new@example.com","role":"member"}';
-    upstream_is 1, POST => "$ORG/invite",
-                '{"email":"boss@example.com","role":"admin"}';
+    $t->upstream_is(0, POST => "$ORG/invite",
+                    '{"email":"new@example.com","role":"member"}');
+    $t->upstream_is(1, POST => "$ORG/invite",
+                    '{"email":"boss@example.com","role":"admin"}');
 
     $t->mock_reset;
     cli_error cli(POST => "$ORG/invite", '{"email":"","role":"member"}'),
@@ -158,7 +140,7 @@ subtest 'turso org invites list: GET /v1/.../invites' => sub {
     my $j = cli_ok cli(GET => "$ORG/invites"), 'invites list';
     is_deeply $j, { invites => [{ email => 'new@example.com',
                                   role => 'member' }] }, 'passed through';
-    upstream_is 0, GET => "$ORG/invites";
+    $t->upstream_is(0, GET => "$ORG/invites");
 };
 
 subtest 'turso org invites remove: DELETE /v1/.../invites/{email}' => sub {
@@ -167,7 +149,7 @@ subtest 'turso org invites remove: DELETE /v1/.../invites/{email}' => sub {
     my $j = cli_ok cli(DELETE => "$ORG/invites/new+x\@example.com"),
                    'invites remove';
     is_deeply $j, {}, 'an empty 200 becomes {}';
-    upstream_is 0, DELETE => "$ORG/invites/new+x\@example.com";
+    $t->upstream_is(0, DELETE => "$ORG/invites/new+x\@example.com");
 };
 
 subtest 'the v2 invite routes with the CLI\'s headers' => sub {
@@ -181,8 +163,8 @@ subtest 'the v2 invite routes with the CLI\'s headers' => sub {
            'v2 remove';
     cli_error cli(DELETE => '/v2/organizations/acme/invites/v2@example.com'),
               404, 'invite_not_found', 'v2 remove again';
-    upstream_is 1, GET => '/v2/organizations/acme/invites';
-    upstream_is 2, DELETE => '/v2/organizations/acme/invites/v2@example.com';
+    $t->upstream_is(1, GET => '/v2/organizations/acme/invites');
+    $t->upstream_is(2, DELETE => '/v2/organizations/acme/invites/v2@example.com');
 };
 
 subtest 'every gateway error is an error the CLI can print' => sub {
@@ -195,7 +177,7 @@ subtest 'every gateway error is an error the CLI can print' => sub {
     cli_error cli(GET => "$ORG/members"), 502, 'upstream_unauthorized', '401';
     cli_error cli(GET => "$ORG/members"), 429, 'rate_limited', '429';
     cli_error cli(POST => "$ORG/members", '{"username":"bob","role":"admin"}'),
-              502, 'upstream_unauthorized', '403';
+              502, 'upstream_forbidden', '403';
     cli_error cli(GET => "$ORG/databases"), 404, 'route_not_supported',
               'a route the gateway does not serve';
     cli_error cli(GET => '/v1/organizations/ghost/members'), 404,

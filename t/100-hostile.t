@@ -78,7 +78,7 @@ sub answer_is {
     }
 }
 
-sub upstream_is {
+sub upstream_got {
     my ($want) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     unless ($want) {
@@ -141,7 +141,7 @@ sub run_case {
                sprintf('after client_body_timeout (%.1fs)', $took);
         }
         $conn->close;
-        upstream_is($c->{upstream});
+        upstream_got($c->{upstream});
     };
 }
 

@@ -128,14 +128,7 @@ my $t = TursoMembers::Test->new(config => default_locations(
         }
 CONF
 
-sub worker_pids {
-    my $master = $t->{pid};
-    my @pids = grep { /^\d+$/ } map { s/\s+//gr }
-               split /\n/, `ps -o pid= --ppid $master`;
-    return join ',', sort @pids;
-}
-
-my $workers = worker_pids();
+my $workers = join(",", $t->workers);
 ok $workers =~ /^\d+$/, "one worker ($workers)";
 
 my $conn;
@@ -168,7 +161,7 @@ sub fault {
         $a{check}->($r);
         ok $took < 4, sprintf('answered in %.1fs', $took);
 
-        is worker_pids(), $workers, 'the same worker is alive';
+        is join(",", $t->workers), $workers, 'the same worker is alive';
 
         # the next request, on the same connection if nginx kept it
         $t->mock_reset;

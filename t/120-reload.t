@@ -21,24 +21,18 @@ my $LOAD_SECS = 20;
 
 my $t = TursoMembers::Test->new;
 
-sub workers {
-    my $master = $t->{pid};
-    return sort { $a <=> $b } grep { /^\d+$/ } map { s/\s+//gr }
-           split /\n/, `ps -o pid= --ppid $master`;
-}
-
 # Sends SIGHUP; waits until a worker that was not there before runs and
 # every old worker has exited (an old worker accepts connections until
 # the master tells it to quit, after the new ones started; it exits once
 # its requests are done, within worker_shutdown_timeout 2s).  Returns true
 # if the reload took effect within 5 s.
 sub reload {
-    my @old = workers();
+    my @old = $t->workers;
     my %old = map { $_ => 1 } @old;
     kill 'HUP', $t->{pid} or return 0;
     my $deadline = time + 5;
     while (time < $deadline) {
-        my @now = workers();
+        my @now = $t->workers;
         return 1 if grep({ !$old{$_} } @now) && !grep({ $old{$_} } @now);
         sleep 0.02;
     }

@@ -236,15 +236,8 @@ my $t2 = TwoWorkers->new(
     }
 CONF
 
-sub workers {
-    my ($inst) = @_;
-    my $master = $inst->{pid};
-    return sort { $a <=> $b } grep { /^\d+$/ } map { s/\s+//gr }
-           split /\n/, `ps -o pid= --ppid $master`;
-}
-
 subtest 'two workers: one sum' => sub {
-    my @w = workers($t2);
+    my @w = $t2->workers;
     is scalar @w, 2, 'two workers';
 
     my $before = scrape($t2);
@@ -270,7 +263,7 @@ subtest 'two workers: one sum' => sub {
 };
 
 subtest 'counters survive a reload' => sub {
-    my %old = map { $_ => 1 } workers($t2);
+    my %old = map { $_ => 1 } $t2->workers;
     my $before = scrape($t2);
     ok $before->{ req_key('list_members', 'ok', 200) } >= 40,
        'counted before the reload';
@@ -279,7 +272,7 @@ subtest 'counters survive a reload' => sub {
     my $deadline = time + 5;
     my @new;
     while (time < $deadline) {
-        @new = grep { !$old{$_} } workers($t2);
+        @new = grep { !$old{$_} } $t2->workers;
         last if @new >= 2;
         sleep 0.05;
     }

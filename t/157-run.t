@@ -5,9 +5,10 @@
 # process group) -- leaving no nginx, no mock and both ports free, with no
 # error printed; it starts again right after.
 #
-# Ports 8080 and 8081 (the README's) unless something holds them, then
-# others (TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT); the run
-# directory is under this test's servroot (TURSO_MEMBERS_RUN_DIR).
+# Ports 8080, 8081 and 8082 (the README's) unless something holds them,
+# then others (TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT,
+# TURSO_MEMBERS_RUN_PORTAL_PORT); the run directory is under this test's
+# servroot (TURSO_MEMBERS_RUN_DIR).
 
 use strict;
 use warnings;
@@ -26,10 +27,10 @@ plan skip_all => './build.sh run uses the packaged nginx and the built '
 plan skip_all => 'no build/ngx_turso_members_module.so: run ./build.sh'
     unless -f 'build/ngx_turso_members_module.so';
 
-my ($gw, $mock) = (8080, 8081);
-if (!can_bind('127.0.0.1', $gw) || !can_bind('127.0.0.1', $mock)) {
-    ($gw, $mock) = (free_port(), free_port());
-    note "8080 or 8081 is taken here: using $gw and $mock";
+my ($gw, $mock, $portal) = (8080, 8081, 8082);
+if (grep { !can_bind('127.0.0.1', $_) } $gw, $mock, $portal) {
+    ($gw, $mock, $portal) = (free_port(), free_port(), free_port());
+    note "8080, 8081 or 8082 is taken here: using $gw, $mock and $portal";
 }
 
 my $dir = TursoMembers::Test::servroot_dir() . '/run';
@@ -46,6 +47,7 @@ sub start_run {
         open STDERR, '>&', \*STDOUT or die;
         $ENV{TURSO_MEMBERS_RUN_PORT} = $gw;
         $ENV{TURSO_MEMBERS_RUN_MOCK_PORT} = $mock;
+        $ENV{TURSO_MEMBERS_RUN_PORTAL_PORT} = $portal;
         $ENV{TURSO_MEMBERS_RUN_DIR} = $dir;
         delete $ENV{TURSO_API_TOKEN};
         exec './build.sh', 'run';
@@ -88,6 +90,7 @@ sub stopped_cleanly {
     ok !mock_pids(), "$how: the mock is gone" or diag join ' ', mock_pids();
     ok can_bind('127.0.0.1', $gw), "$how: $gw is free";
     ok can_bind('127.0.0.1', $mock), "$how: $mock is free";
+    ok can_bind('127.0.0.1', $portal), "$how: $portal is free";
 }
 
 sub mock_pids {

@@ -36,6 +36,7 @@ LOC
 my $t = TursoMembers::Test->new(
     http_config => <<"HTTP",
     upstream spy { server 127.0.0.1:$SPY; keepalive 4; }
+    log_format vars '\$request "\$http_authorization" "\$http_x_request_id"';
     upstream spy_retry {
         server 127.0.0.1:%%CLOSED_PORT%%;
         server 127.0.0.1:$SPY;
@@ -108,6 +109,13 @@ CONF
 CONF
       . gateway_loc('slice 16;
             proxy_set_header Range $slice_range;') . <<'CONF'
+        }
+        location /v1/organizations/vars/ {
+            access_log logs/vars.log vars;
+CONF
+      . gateway_loc('proxy_set_header X-Seen "$http_authorization";
+            proxy_cache_key "$http_authorization";
+            add_header X-Auth-Seen "$http_authorization" always;') . <<'CONF'
         }
         location /v1/organizations/add/ {
 CONF
@@ -413,6 +421,35 @@ subtest 'slice: its clone subrequests are refused, no token' => sub {
     like $t->error_log_since($mark), qr/did not validate reached/,
          'the clone was refused';
     is worker_pids(), $workers, 'the same worker';
+};
+
+subtest '$http_authorization evaluated while the upstream request is built' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => '/v1/organizations/vars/members',
+                        headers => ['Authorization: Basic cG9ydGFsOnB3']);
+    is $r->{status}, 200;
+    my ($gw) = token_only_upstream(1, 'proxy_set_header of the variable');
+    ok !exists $gw->[0]{headers}{'x-seen'}, 'it read nothing then';
+    ok index(join(' ', values %{ $r->{headers} }), $TOKEN) < 0,
+       'add_header: the token is not in the answer';
+    sleep 0.2;
+    my $log = TursoMembers::Test::slurp($t->prefix . '/logs/vars.log');
+    ok length $log, 'logged';
+    ok index($log, $TOKEN) < 0, 'the token is not in the log' or diag $log;
+};
+
+subtest 'a success cut before its first byte: the gateway\'s 502' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => "$LIST/cut200");
+    error_is $r, 502, 'upstream_error';
+    is worker_pids(), $workers, 'the same worker';
+};
+
+subtest 'nginx\'s redirect to the location with a slash: a JSON 404' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => '/v1/organizations');
+    error_is $r, 404, 'route_not_supported';
+    ok !exists $r->{headers}{location}, 'no Location';
 };
 
 subtest 'a chunked body over the cap: 413 while the client still sends' => sub {

@@ -16,6 +16,11 @@
  *         "delay_ms":N,"size":N}
  *        An entry without "status" falls through to the normal handling
  *        (after its delay).
+ *   POST /__mock/tokens    the tokens the mock takes, as Turso scopes them:
+ *        {"<token>": "<organization slug>" | "*", ...} ("*": unrestricted).
+ *        A token not in the map is answered 401; a token of another
+ *        organization 403.  Kept across resets; the default is
+ *        {"<--token>": "*"}.
  */
 
 'use strict';
@@ -31,6 +36,7 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 const ROLES = ['admin', 'member', 'viewer'];
 
 let state, recorded, scripts;
+let tokens = { [args.token]: '*' };
 
 function reset() {
     state = {
@@ -42,6 +48,11 @@ function reset() {
         personal: {
             team: false,
             members: new Map([['alice', 'owner']]),
+            invites: new Map(),
+        },
+        globex: {
+            team: true,
+            members: new Map([['alice', 'owner'], ['erin', 'admin']]),
             invites: new Map(),
         },
     };
@@ -172,12 +183,17 @@ function invite(res, org, slug, b, v2) {
 
 function route(req, res, body) {
     const auth = req.headers.authorization || '';
-    if (auth !== 'Bearer ' + args.token) {
+    const bearer = auth.startsWith('Bearer ') ? auth.slice(7) : null;
+    if (bearer === null || !Object.prototype.hasOwnProperty.call(tokens, bearer)) {
         return err(res, 401, 'token contains an invalid number of segments');
     }
     const path = req.url.split('?')[0];
     const m = /^\/(v1|v2)\/organizations\/([^/]+)\/(members|invites|invite)(?:\/([^/]+))?$/
         .exec(path);
+    /* an organization-scoped token acts on its organization only */
+    if (m && tokens[bearer] !== '*' && tokens[bearer] !== m[2]) {
+        return err(res, 403, 'you are not a member of organization ' + m[2]);
+    }
     if (!m) return err(res, 404, 'not found');
     const [, ver, rawSlug, coll, rawItem] = m;
     let slug, item;
@@ -280,6 +296,17 @@ function control(req, res, body) {
     const what = `${req.method} ${req.url.split('?')[0]}`;
     if (what === 'GET /__mock/requests') return send(res, 200, recorded);
     if (what === 'POST /__mock/reset') { reset(); return send(res, 200, { ok: true }); }
+    if (what === 'POST /__mock/tokens') {
+        let map;
+        try { map = JSON.parse(body.toString('utf8')); } catch (e) {
+            return err(res, 400, 'tokens must be a JSON object');
+        }
+        if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+            return err(res, 400, 'tokens must be a JSON object');
+        }
+        tokens = map;
+        return send(res, 200, { ok: true });
+    }
     if (what === 'POST /__mock/script') {
         let list;
         try { list = JSON.parse(body.toString('utf8')); } catch (e) {

@@ -19,6 +19,7 @@ package TursoMembers::Spy;
 #   cut409          a 409 whose body stops half way, then the close
 #   nobuf409        the same, with X-Accel-Buffering: no
 #   part            206, the first 16 of 48 bytes (for slice)
+#   cut200          a chunked 200 closed before its first byte
 #   gone404         404 {"error":"user ... is not a member ..."}
 #   ssi             200 JSON with an SSI include of /other/ssi
 #   anything else   200 {"members":[]} (and "ok" for /other/...)
@@ -202,6 +203,12 @@ sub answer {
                      . "application/json\r\nContent-Range: bytes 0-15/48\r\n"
                      . "Content-Length: 16\r\n\r\n$body";
         return 1;
+    }
+    if ($mode eq 'cut200') {
+        syswrite $c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     . "Transfer-Encoding: chunked\r\n\r\n";
+        sleep 0.2;
+        return 0;
     }
     if ($mode eq 'gone404') {
         syswrite $c, json(404, '{"error":"user bob is not a member of org '

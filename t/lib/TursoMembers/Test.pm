@@ -15,6 +15,18 @@ package TursoMembers::Test;
 #   is $t->upstream_requests->[0]{body}, '{"username":"bob","role":"member"}';
 #   done_testing;                      # also stops nginx, checks error.log
 #
+# What a test asks of an answer and of what reached the upstream (the mock):
+#   error_is($r, $status, $code, $name, %fields)   the gateway's JSON error
+#   $t->refused($r, $status, $code, $name, %fields) that, and nothing upstream
+#   $t->nothing_upstream($name)
+#   $t->forwarded($method, $url, $body)    exactly one upstream request, as:
+#   $t->upstream_is($i, $method, $url, $body)  request $i: method, URL, the
+#                                          gateway's token only, the canonical
+#                                          body with its headers, or no body
+#   raw_headers($u, $name)                 every value of a header, in order
+#   $t->nginx_t_refuses($config, $re, $name, %args)   nginx -t fails, says so
+#   $t->workers                            the worker processes' pids
+#
 # new(%args):
 #   config       server-level text (locations ...) replacing the default
 #                locations; if it starts with "server {", it is http-level
@@ -88,7 +100,7 @@ use Time::HiRes qw(sleep time);
 use Exporter ();
 our @ISA = (q(Exporter));
 our @EXPORT = qw(default_locations json_body error_is free_port
-                 ADD_MEMBER);
+                 raw_headers ADD_MEMBER);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
@@ -215,6 +227,85 @@ sub nothing_upstream {
 }
 
 
+# The gateway refused the request: its error (error_is), and nothing
+# reached the upstream (since the last mock_reset).
+sub refused {
+    my ($self, $r, $status, $code, $name, %fields) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    error_is($r, $status, $code, $name, %fields);
+    $self->nothing_upstream(defined $name ? "$name: nothing upstream"
+                                          : undef);
+}
+
+
+# The values of one header of an upstream request, in the order received,
+# every occurrence (the mock's rawHeaders: name, value, name, value ...).
+sub raw_headers {
+    my ($u, $name) = @_;
+    my @raw = @{ $u->{rawHeaders} || [] };
+    return map { $raw[2 * $_ + 1] } grep { lc $raw[2 * $_] eq lc $name }
+           0 .. $#raw / 2;
+}
+
+
+# Upstream request number $i (0: the first since the last mock_reset) is
+# what the gateway must send: $method $url, the gateway's token as its only
+# Authorization, no Transfer-Encoding, and either the canonical $body with
+# its own Content-Length and Content-Type: application/json, or no body.
+# Returns the request.
+sub upstream_is {
+    my ($self, $i, $method, $url, $body) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $u = $self->upstream_requests->[$i] // {};
+
+    Test::More::subtest("upstream #$i: $method $url" => sub {
+        Test::More::is($u->{method}, $method, 'method');
+        Test::More::is($u->{url}, $url, 'URL');
+        Test::More::is_deeply([raw_headers($u, 'Authorization')],
+                              ["Bearer $TOKEN"],
+                              'only the gateway token as Authorization');
+        Test::More::ok(!exists $u->{headers}{'transfer-encoding'},
+                       'no Transfer-Encoding');
+
+        if (defined $body) {
+            Test::More::is($u->{body}, $body, 'canonical body');
+            Test::More::is_deeply([raw_headers($u, 'Content-Length')],
+                                  [length $body],
+                                  'Content-Length of the canonical body');
+            Test::More::is_deeply([raw_headers($u, 'Content-Type')],
+                                  ['application/json'],
+                                  'Content-Type: application/json');
+        } else {
+            Test::More::is($u->{body_length}, 0, 'no body');
+            my @cl = raw_headers($u, 'Content-Length');
+            Test::More::ok(!@cl || (@cl == 1 && $cl[0] eq '0'),
+                           'no Content-Length but 0')
+                or Test::More::diag("Content-Length: @cl");
+        }
+    });
+
+    return $u;
+}
+
+
+# Exactly one request reached the upstream, as upstream_is() says.
+sub forwarded {
+    my ($self, $method, $url, $body) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my $all = $self->upstream_requests;
+    Test::More::is(scalar @$all, 1, 'one upstream request')
+        or Test::More::diag(Test::More::explain($all));
+
+    return $self->upstream_is(0, $method, $url, $body);
+}
+
+
 sub json_body {
     my ($data) = @_;
     return JSON::PP->new->canonical->encode($data);
@@ -305,6 +396,13 @@ sub mock_reset { mock_http('POST', '/__mock/reset') }
 sub mock_script {
     my ($self, $list) = @_;
     mock_http('POST', '/__mock/script', $JSON->encode($list));
+}
+
+# The tokens the mock takes: { token => organization slug or '*' } (see
+# t/mock/turso-mock.js); kept across mock_reset.
+sub mock_tokens {
+    my ($self, $map) = @_;
+    mock_http('POST', '/__mock/tokens', $JSON->encode($map));
 }
 
 # Every request the mock received since the last reset, oldest first: each
@@ -672,7 +770,8 @@ sub checker_problems {
 
 # Runs "nginx -t" on a config: a full nginx.conf (if it has an "http {"
 # block) or anything new() takes as config.  Returns (exit code, output:
-# stderr and the start-up error log).
+# stderr and the start-up error log).  With timeout => secs, an nginx -t
+# still running then is killed (exit code 137).
 sub nginx_t {
     my ($self, $config, %args) = @_;
 
@@ -691,7 +790,11 @@ sub nginx_t {
         open STDERR, '>&', \*STDOUT or die;
         @ENV{ keys %$env } = values %$env;
         $self->checker_env(test => 1);
-        exec $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
+        my @timeout = $args{timeout}
+                      ? ('timeout', '-s', 'KILL',
+                         $args{timeout} * $TIMEOUT_FACTOR)
+                      : ();
+        exec @timeout, $self->checker_cmd(test => 1), $NGINX, '-t', '-p', "$p/",
              '-c', "conf/nginx-t-$n.conf", '-e', "logs/nginx-t-$n.log",
              $self->globals(%args);
         die "exec: $!";
@@ -710,6 +813,32 @@ sub globals {
     my ($self, %args) = @_;
     my $g = $args{globals} // $self->{globals};
     return defined $g && length $g ? ('-g', $g) : ();
+}
+
+
+# "nginx -t" refuses the config: a non-zero exit, an [emerg] line naming
+# the problem ($re), no token in the output.
+sub nginx_t_refuses {
+    my ($self, $config, $re, $name, %args) = @_;
+
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    Test::More::subtest("nginx -t refuses: $name" => sub {
+        my ($code, $out) = $self->nginx_t($config, %args);
+        Test::More::isnt($code, 0, 'exit code');
+        Test::More::like($out, qr/\[emerg\]/, 'an emerg message');
+        Test::More::like($out, $re, 'the message names the problem');
+        Test::More::unlike($out, qr/\Q$TOKEN\E|s3cret/,
+                           'the token is not printed');
+    });
+}
+
+
+# The pids of the running nginx's worker processes, in order.
+sub workers {
+    my ($self) = @_;
+    return sort { $a <=> $b } grep { /^\d+$/ } map { s/\s+//gr }
+           split /\n/, `ps -o pid= --ppid $self->{pid}`;
 }
 
 
