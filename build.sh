@@ -150,7 +150,7 @@ run_tests() {
 # The configuration is made of one function per server block, listed in
 # run_servers: to serve something more, add a function and its name.
 
-# (the environment can move it all, for t/157-run.t on a busy machine)
+# (the environment can move it all, for t/172-run.t on a busy machine)
 run_dir=${TURSO_MEMBERS_RUN_DIR:-$build/run}
 run_gateway_port=${TURSO_MEMBERS_RUN_PORT:-8080}
 run_mock_port=${TURSO_MEMBERS_RUN_MOCK_PORT:-8081}

@@ -19,7 +19,7 @@
 
 /*
  * The module's version: the Debian package's (debian/changelog), checked by
- * t/155-version.t.  Reported at start-up and by turso_members_status.
+ * t/170-version.t.  Reported at start-up and by turso_members_status.
  */
 #define NGX_TURSO_MEMBERS_VERSION            "0.1.0"
 

@@ -56,6 +56,10 @@ sub start_run {
     my $up = wait_port({ port => $gw, max_wait => 120 });
     ok $up, "./build.sh run #$out_n listens on $gw"
         or diag TursoMembers::Test::slurp($out);
+    # the script prints its lines once it has seen nginx listen
+    my $deadline = time + 10;
+    sleep 0.05 while time < $deadline
+                     && TursoMembers::Test::slurp($out) !~ /stop: Ctrl-C/;
     return ($pid, $out);
 }
 
