@@ -18,6 +18,8 @@ use File::Temp qw(tempfile);
 use JSON::PP;
 use TursoMembers::Test;
 
+use File::Copy ();
+
 my $TOP      = abs_path(dirname(__FILE__) . '/..');
 my $NODE_DIR = "$TOP/t/node";
 my $CHROMIUM = $ENV{TEST_CHROMIUM} || '/usr/bin/chromium';
@@ -37,8 +39,15 @@ unless (-f "$NODE_DIR/node_modules/playwright-core/package.json") {
     }
 }
 
-# the page is read by nginx's workers (nobody, when root)
-chmod 0755, "$TOP/examples", "$TOP/examples/portal";
+# the page is read by nginx's workers (nobody, when root), who may not
+# reach the checkout (a 0700 folder): served from a copy in the servroot
+my $ROOT = TursoMembers::Test::servroot_dir() . '/portal';
+mkdir $ROOT or die "$ROOT: $!";
+chmod 0755, $ROOT;
+for my $file (glob "$TOP/examples/portal/*") {
+    File::Copy::copy($file, $ROOT) or die "copy $file: $!";
+    chmod 0644, "$ROOT/" . File::Basename::basename($file);
+}
 
 my $portal_port = free_port();
 my $other_port  = free_port();
@@ -56,13 +65,13 @@ my $t = TursoMembers::Test->new(config => <<"CONF");
 
     server {
         listen 127.0.0.1:$portal_port;
-        root $TOP/examples/portal;
+        root $ROOT;
         default_type text/html;
     }
 
     server {
         listen 127.0.0.1:$other_port;
-        root $TOP/examples/portal;
+        root $ROOT;
         default_type text/html;
     }
 CONF
