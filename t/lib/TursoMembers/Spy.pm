@@ -85,11 +85,25 @@ sub reset {
 }
 
 
-# Every request recorded since the last reset, oldest first.
+# Every request recorded since the last reset, oldest first, once no new
+# one has come for 0.2 s (a mirror's runs in the background; at most 3 s).
 sub requests {
     my ($self) = @_;
 
-    sleep 0.1;
+    my @got = $self->read_all;
+    for (1 .. 15) {
+        sleep 0.2;
+        my @again = $self->read_all;
+        last if @again == @got;
+        @got = @again;
+    }
+
+    return @got;
+}
+
+
+sub read_all {
+    my ($self) = @_;
 
     my @got;
     for my $f (sort { (stat $a)[9] <=> (stat $b)[9] || $a cmp $b }
