@@ -232,13 +232,13 @@ my $spread = sub {
 };
 
 my @targets = (
-    [ 'valid path: module ≥ 0.97 × plain proxy_pass', $r->('valid', 'module', 'plain'), 0.97,
+    [ 'valid path: module ≥ 0.95 × plain proxy_pass', $r->('valid', 'module', 'plain'), 0.95,
       $spread->('valid', 'module', 'valid', 'plain'),
       [ $iratio->('valid', 'module/valid', 'plain/valid',
                   'control/valid') ] ],
-    [ 'valid path: module ≥ 1.15 × Lua', $r->('valid', 'module', 'lua'), 1.15,
+    [ 'valid path: module ≥ 1.4 × Lua', $r->('valid', 'module', 'lua'), 1.4,
       $spread->('valid', 'module', 'valid', 'lua') ],
-    [ 'valid path: module ≥ 1.4 × njs', $r->('valid', 'module', 'njs'), 1.4,
+    [ 'valid path: module ≥ 2 × njs', $r->('valid', 'module', 'njs'), 2,
       $spread->('valid', 'module', 'valid', 'njs') ],
     [ '409 path: module ≥ 0.95 × plain proxy_pass (409 passed through)',
       $r->('conflict', 'module', 'plain'), 0.95,
