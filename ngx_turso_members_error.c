@@ -380,6 +380,64 @@ ngx_turso_members_json_headers(ngx_http_request_t *r,
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
 
+    return ngx_turso_members_id_header(r, ctx);
+}
+
+
+/*
+ * The request's id in the answer's X-Request-Id, every answer of a
+ * gateway location: a portal quotes it, an operator finds the request in
+ * the logs and upstream.  It replaces one the upstream may have sent.
+ */
+
+ngx_int_t
+ngx_turso_members_id_header(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == sizeof("X-Request-Id") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
+                               sizeof("X-Request-Id") - 1) == 0)
+        {
+            h[i].value = ctx->request_id;
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "X-Request-Id");
+    h->value = ctx->request_id;
+
     return NGX_OK;
 }
 
@@ -447,7 +505,9 @@ ngx_turso_members_send_error(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_turso_members_json_headers(r, ctx, b);
+    if (ngx_turso_members_json_headers(r, ctx, b) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (allow && allow->len) {
         h = ngx_list_push(&r->headers_out.headers);

@@ -179,6 +179,10 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 
         if (ctx && ctx->route && r->upstream && status >= NGX_HTTP_OK) {
 
+            if (ngx_turso_members_id_header(r, ctx) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
             if (status == NGX_HTTP_NO_CONTENT
                 || r->headers_out.content_length_n == 0)
             {
@@ -460,7 +464,9 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_turso_members_json_headers(r, ctx, b);
+    if (ngx_turso_members_json_headers(r, ctx, b) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     rc = ngx_turso_members_next_header_filter(r);
 

@@ -296,6 +296,8 @@ ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
 ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
 void ngx_turso_members_clear_headers(ngx_http_request_t *r);
+ngx_int_t ngx_turso_members_id_header(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
 ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,

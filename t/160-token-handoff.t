@@ -176,6 +176,26 @@ subtest 'the validated request gets the token, and nothing else does' => sub {
     }
 };
 
+subtest 'every answer names the request in X-Request-Id' => sub {
+    reset_all();
+    my $r = $t->request(method => 'GET', path => $LIST,
+                        headers => ['X-Request-Id: portal-7']);
+    is $r->{headers}{'x-request-id'}, 'portal-7', 'a success: the client\'s';
+    my ($gw) = got();
+    is $gw->[0]{headers}{'x-request-id'}[0], 'portal-7', 'and upstream';
+    $r = $t->request(method => 'POST', path => $LIST, body => '{');
+    like $r->{headers}{'x-request-id'} // '', qr/^[0-9a-f]{32}$/,
+         'the gateway\'s own error: the gateway\'s id';
+    is $r->{headers}{'x-request-id'}, $r->{json}{request_id},
+       'the one in the body';
+    $r = $t->request(method => 'GET', path => "$LIST/gone404");
+    is $r->{headers}{'x-request-id'}, $r->{json}{request_id},
+       'an upstream error, normalized';
+    $r = $t->request(method => 'GET', path => '/v1/organizations/down/members');
+    is $r->{headers}{'x-request-id'}, $r->{json}{request_id},
+       'nginx\'s own 502';
+};
+
 subtest 'a mirror gets the canonical body, never the token' => sub {
     reset_all();
     my $r = $t->request(method => 'POST', path => $LIST,
