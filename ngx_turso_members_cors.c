@@ -43,8 +43,6 @@ static ngx_uint_t ngx_turso_members_cors_request_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_uint_t ngx_turso_members_cors_has_method(ngx_str_t *methods,
     ngx_str_t *method);
-static ngx_int_t ngx_turso_members_cors_add(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *value);
 static void ngx_turso_members_cors_strip(ngx_http_request_t *r);
 static ngx_uint_t ngx_turso_members_cors_valid(ngx_str_t *origin);
 
@@ -206,6 +204,8 @@ ngx_turso_members_cors_access(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    ngx_str_null(&method);
+
     n = ngx_turso_members_cors_request_header(r,
                                          &ngx_turso_members_cors_origin_name,
                                          &origin);
@@ -302,7 +302,7 @@ ngx_turso_members_cors_preflight(ngx_http_request_t *r,
          i < NGX_TURSO_MEMBERS_CORS_MAX_HEADERS;
          i++)
     {
-        if (ngx_turso_members_cors_add(r, &ngx_turso_members_cors_headers[i],
+        if (ngx_turso_members_add_header(r, &ngx_turso_members_cors_headers[i],
                                        i == NGX_TURSO_MEMBERS_CORS_ALLOW_METHODS
                                        ? &methods
                                        : &ngx_turso_members_cors_values[i])
@@ -369,7 +369,7 @@ ngx_turso_members_cors_header_filter(ngx_http_request_t *r)
         ngx_turso_members_cors_strip(r);
     }
 
-    if (ngx_turso_members_cors_add(r,
+    if (ngx_turso_members_add_header(r,
                             &ngx_turso_members_cors_headers[
                                 NGX_TURSO_MEMBERS_CORS_VARY],
                             &ngx_turso_members_cors_values[
@@ -394,7 +394,7 @@ ngx_turso_members_cors_header_filter(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         for (i = 0; i < NGX_TURSO_MEMBERS_CORS_VARY; i++) {
-            if (ngx_turso_members_cors_add(r,
+            if (ngx_turso_members_add_header(r,
                                    &ngx_turso_members_cors_headers[i],
                                    i == NGX_TURSO_MEMBERS_CORS_ALLOW_ORIGIN
                                    ? &origin
@@ -506,37 +506,20 @@ static ngx_uint_t
 ngx_turso_members_cors_request_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value)
 {
-    ngx_uint_t        i, n;
-    ngx_list_part_t  *part;
+    ngx_uint_t        n;
     ngx_table_elt_t  *h;
 
-    n = 0;
     ngx_str_null(value);
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    n = ngx_turso_members_header_find(&r->headers_in.headers, name, &h);
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == name->len
-            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
-        {
-            *value = h[i].value;
-            n++;
-        }
+    if (n == 0 || h->value.len == 0) {
+        return 0;
     }
 
-    return value->len ? n : 0;
+    *value = h->value;
+
+    return n;
 }
 
 
@@ -577,28 +560,6 @@ ngx_turso_members_cors_has_method(ngx_str_t *methods, ngx_str_t *method)
 }
 
 
-static ngx_int_t
-ngx_turso_members_cors_add(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key = *key;
-    h->value = *value;
-
-    return NGX_OK;
-}
-
-
 /* the upstream's own CORS headers would contradict the gateway's */
 
 static void
@@ -634,9 +595,9 @@ ngx_turso_members_cors_strip(ngx_http_request_t *r)
 
 
 /*
- * An origin as a browser serializes it, scheme://host[:port]: for the
- * directive's static values, and a request's Origin that a variable's
- * value listed.
+ * An origin as a browser serializes it, a scheme, "://", a host and maybe
+ * a port: for the directive's static values, and a request's Origin that
+ * a variable's value listed.
  */
 
 static ngx_uint_t

@@ -394,37 +394,30 @@ ngx_int_t
 ngx_turso_members_id_header(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
+
+    static ngx_str_t  name = ngx_string("X-Request-Id");
 
     if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash && h[i].key.len == sizeof("X-Request-Id") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) == 0)
-        {
-            h[i].value = ctx->request_id;
-            return NGX_OK;
-        }
+    while (ngx_turso_members_header_find(&r->headers_out.headers, &name, &h))
+    {
+        h->hash = 0;
     }
+
+    return ngx_turso_members_add_header(r, &name, &ctx->request_id);
+}
+
+
+/* a header of the answer, its name and value static or the pool's */
+
+ngx_int_t
+ngx_turso_members_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -435,8 +428,8 @@ ngx_turso_members_id_header(ngx_http_request_t *r,
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
-    ngx_str_set(&h->key, "X-Request-Id");
-    h->value = ctx->request_id;
+    h->key = *key;
+    h->value = *value;
 
     return NGX_OK;
 }
@@ -484,10 +477,11 @@ ngx_int_t
 ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow)
 {
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static ngx_str_t  allow_name = ngx_string("Allow");
 
     ctx->code = code;
     ctx->own_error = 1;
@@ -509,18 +503,10 @@ ngx_turso_members_send_error(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (allow && allow->len) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        h->value = *allow;
+    if (allow && allow->len
+        && ngx_turso_members_add_header(r, &allow_name, allow) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     rc = ngx_http_send_header(r);

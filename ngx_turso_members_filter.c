@@ -408,10 +408,15 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
         }
     }
 
+    if (!last && !(r->upstream && r->upstream->cleanup == NULL)) {
+        /* nothing yet, and the upstream goes on */
+        return NGX_OK;
+    }
+
     ctx->holding = 0;
     ctx->replacing = 1;
 
-    if (!last && r->upstream && r->upstream->cleanup == NULL) {
+    if (!last) {
 
         /* the upstream failed before the first byte: nothing went yet */
 
@@ -422,17 +427,11 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
         ngx_turso_members_clear_headers(r);
         ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
 
-        return ngx_turso_members_send_replacement(r, ctx);
+    } else {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "turso_members filter: success ended empty, "
+                       "sent as {}");
     }
-
-    if (!last) {
-        ctx->holding = 1;
-        ctx->replacing = 0;
-        return NGX_OK;
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "turso_members filter: success ended empty, sent as {}");
 
     return ngx_turso_members_send_replacement(r, ctx);
 }

@@ -278,6 +278,8 @@ ngx_turso_members_ctx_t *ngx_turso_members_ctx_find(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
+ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
+    ngx_table_elt_t **last);
 
 /* ngx_turso_members_upstream.c */
 void ngx_turso_members_upstream_init(void);
@@ -298,6 +300,8 @@ ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
 void ngx_turso_members_clear_headers(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_id_header(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+ngx_int_t ngx_turso_members_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
 ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,

@@ -14,8 +14,6 @@
 
 
 static void ngx_turso_members_ctx_cleanup(void *data);
-static ngx_uint_t ngx_turso_members_client_id(ngx_http_request_t *r,
-    ngx_str_t *id);
 static void ngx_turso_members_be32(u_char *p, uint32_t v);
 
 
@@ -86,16 +84,20 @@ ngx_int_t
 ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char     *p, *last, raw[16];
-    ngx_str_t   id;
+    u_char           *p, *last, raw[16];
+    ngx_str_t         id;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  name = ngx_string("X-Request-Id");
 
     if (ctx->request_id.len) {
         return NGX_OK;
     }
 
-    if (ngx_turso_members_client_id(r, &id) == 1
-        && id.len && id.len <= 128)
+    if (ngx_turso_members_header_find(&r->headers_in.headers, &name, &h) == 1
+        && h->value.len && h->value.len <= 128)
     {
+        id = h->value;
         p = id.data;
         last = p + id.len;
 
@@ -134,21 +136,24 @@ ngx_turso_members_request_id(ngx_http_request_t *r,
 }
 
 
-/* counts the client's X-Request-Id headers and gives the last one */
+/*
+ * How many headers of a name a list has (those deleted, with hash 0, left
+ * out), and the last of them: for the client's X-Request-Id and Origin,
+ * and the answer's X-Request-Id.  An HTTP/0.9 request's list is empty.
+ */
 
-static ngx_uint_t
-ngx_turso_members_client_id(ngx_http_request_t *r, ngx_str_t *id)
+ngx_uint_t
+ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
+    ngx_table_elt_t **last)
 {
     ngx_uint_t        i, n;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     n = 0;
-    ngx_str_null(id);
+    *last = NULL;
 
-    /* an HTTP/0.9 request has no headers, and no list of them */
-
-    part = &r->headers_in.headers.part;
+    part = &headers->part;
     h = part->elts;
 
     for (i = 0; /* void */; i++) {
@@ -163,11 +168,10 @@ ngx_turso_members_client_id(ngx_http_request_t *r, ngx_str_t *id)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("X-Request-Id") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Request-Id",
-                               sizeof("X-Request-Id") - 1) == 0)
+        if (h[i].hash && h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
         {
-            *id = h[i].value;
+            *last = &h[i];
             n++;
         }
     }
