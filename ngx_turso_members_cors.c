@@ -240,8 +240,6 @@ ngx_turso_members_cors_access(ngx_http_request_t *r)
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        ctx->status = NGX_DONE;
     }
 
     if (rc == NGX_DECLINED) {

@@ -16,8 +16,12 @@
 
 
 static ngx_int_t ngx_turso_members_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_turso_members_answer_header(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx) ngx_turso_members_noinline;
 static ngx_int_t ngx_turso_members_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_turso_members_answer_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in) ngx_turso_members_noinline;
 static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
@@ -25,13 +29,10 @@ static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_uint_t ngx_turso_members_upstream_log_level(ngx_uint_t status);
-static ngx_int_t ngx_turso_members_request_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in);
 
 
 static ngx_http_output_header_filter_pt  ngx_turso_members_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_turso_members_next_body_filter;
-static ngx_http_request_body_filter_pt   ngx_turso_members_next_request_body;
 
 
 ngx_int_t
@@ -43,63 +44,34 @@ ngx_turso_members_filter_init(ngx_conf_t *cf)
     ngx_turso_members_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_turso_members_body_filter;
 
-    ngx_turso_members_next_request_body = ngx_http_top_request_body_filter;
-    ngx_http_top_request_body_filter = ngx_turso_members_request_body_filter;
-
     return NGX_OK;
-}
-
-
-/*
- * Counts the body as it arrives, so that a chunked body over
- * turso_members_max_body_size is refused without reading the rest of it.
- */
-
-static ngx_int_t
-ngx_turso_members_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_chain_t                   *cl;
-    ngx_turso_members_ctx_t       *ctx;
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
-
-    if (ctx != NULL && ctx->route != NULL) {
-        tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
-        for (cl = in; cl; cl = cl->next) {
-            ctx->body_size += ngx_buf_size(cl->buf);
-        }
-
-        if (ctx->body_size > (off_t) tlcf->max_body_size) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "turso_members: request body is larger than "
-                          "%uz bytes", tlcf->max_body_size);
-            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-        }
-    }
-
-    return ngx_turso_members_next_request_body(r, in);
 }
 
 
 static ngx_int_t
 ngx_turso_members_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                     status;
     ngx_turso_members_ctx_t       *ctx;
     ngx_turso_members_loc_conf_t  *tlcf;
-
-    if (r != r->main) {
-        return ngx_turso_members_next_header_filter(r);
-    }
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (!tlcf->enable && ctx == NULL) {
+    if (r != r->main || (!tlcf->enable && ctx == NULL)) {
         return ngx_turso_members_next_header_filter(r);
     }
+
+    return ngx_turso_members_answer_header(r, ctx);
+}
+
+
+/* the header of an answer of a gateway location */
+
+static ngx_int_t
+ngx_turso_members_answer_header(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_uint_t  status;
 
     status = r->headers_out.status;
 
@@ -222,6 +194,20 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
         ctx->code = ngx_turso_members_nginx_code(r, status);
         ctx->replacing = 1;
 
+        if (r->upstream && r->upstream->headers_in.x_accel_redirect) {
+
+            /* nginx refused to follow it: the request is the gateway's */
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "turso_members: the upstream redirected the "
+                          "request: refused");
+
+            ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+            ngx_str_set(&ctx->message, "the Turso API answered with a "
+                        "redirect, which the gateway does not follow");
+            ngx_turso_members_clear_headers(r);
+        }
+
         if (r->headers_out.location) {
             /* nginx's redirect to the location's path with a slash */
             r->headers_out.location->hash = 0;
@@ -259,25 +245,34 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    off_t                     size;
-    size_t                    n;
-    ngx_buf_t                *b, *ub;
-    ngx_uint_t                last, flush;
-    ngx_chain_t              *cl;
     ngx_turso_members_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || r != r->main) {
+    if (ctx == NULL || r != r->main
+        || !(ctx->holding || ctx->buffering || ctx->replacing))
+    {
         return ngx_turso_members_next_body_filter(r, in);
     }
+
+    return ngx_turso_members_answer_body(r, ctx, in);
+}
+
+
+/* a body the gateway holds back, buffers or replaces */
+
+static ngx_int_t
+ngx_turso_members_answer_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in)
+{
+    off_t         size;
+    size_t        n;
+    ngx_buf_t    *b, *ub;
+    ngx_uint_t    last, flush;
+    ngx_chain_t  *cl;
 
     if (ctx->holding) {
         return ngx_turso_members_held_success(r, ctx, in);
-    }
-
-    if (!(ctx->buffering || ctx->replacing)) {
-        return ngx_turso_members_next_body_filter(r, in);
     }
 
     /* the body being replaced is consumed, never sent */

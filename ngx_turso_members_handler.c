@@ -2,11 +2,11 @@
 /*
  * Copyright (C) ngx_turso_members authors
  *
- * The request handler, run after nginx's access checks (pre-content
- * phase): matches the route, applies the policy, reads and validates the
- * body, replaces it with the canonical one and hands the request to
- * ngx_turso_members_upstream.c.  Also the guard that keeps a request the
- * gateway handled from being redirected anywhere else.
+ * The content handler of a gateway location, put in front of proxy_pass's
+ * at configuration time: matches the route, applies the policy, reads and
+ * validates the body, replaces it with the canonical one and hands the
+ * request to ngx_turso_members_upstream.c, which runs proxy_pass's.  A
+ * request it has taken cannot be redirected anywhere else.
  */
 
 
@@ -19,8 +19,6 @@
 static ngx_int_t ngx_turso_members_start(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow);
 static ngx_int_t ngx_turso_members_no_token(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx);
-static ngx_int_t ngx_turso_members_resume(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_reject(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
@@ -44,33 +42,28 @@ static ngx_int_t ngx_turso_members_copy(ngx_http_request_t *r,
     ngx_str_t *dst, const char *src, size_t len);
 
 
+/* everything known before the body, then the body read */
+
 ngx_int_t
 ngx_turso_members_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
-    ngx_str_t                      allow;
-    ngx_turso_members_ctx_t       *ctx;
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
-    if (!tlcf->enable) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
-
-    if (ctx) {
-        /* the phases run again once the body is read */
-        return ngx_turso_members_resume(r, ctx);
-    }
+    ngx_int_t                 rc;
+    ngx_str_t                 allow;
+    ngx_turso_members_ctx_t  *ctx;
 
     ctx = ngx_turso_members_ctx_create(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->status = NGX_DONE;
+    /*
+     * The request is the gateway's from here on: nginx refuses to redirect
+     * it anywhere else (an upstream's X-Accel-Redirect, any module's
+     * ngx_http_internal_redirect()) as it refuses a redirection cycle,
+     * with a 500 the header filter answers
+     */
+
+    r->uri_changes = 1;
 
     ngx_str_null(&allow);
 
@@ -78,19 +71,10 @@ ngx_turso_members_handler(ngx_http_request_t *r)
         return ngx_turso_members_reject(r, ctx, ctx->code, &allow);
     }
 
-    /* too large by its Content-Length: answered before reading the body */
-
-    if (r->headers_in.content_length_n > (off_t) tlcf->max_body_size) {
-        return ngx_turso_members_reject(r, ctx,
-                                        NGX_TURSO_MEMBERS_BODY_TOO_LARGE,
-                                        NULL);
-    }
-
     /*
      * Every route's body is read here, the empty ones too: the proxy
      * module then finds it read and builds the upstream request within
-     * the content handler's call, which ngx_turso_members_upstream.c
-     * relies on
+     * its handler's call, which ngx_turso_members_upstream.c relies on
      */
 
     rc = ngx_http_read_client_request_body(r, ngx_turso_members_body_handler);
@@ -99,7 +83,6 @@ ngx_turso_members_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
 }
 
@@ -126,6 +109,9 @@ ngx_turso_members_start(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
 
     if (r != r->main) {
         /* a subrequest must not become a way around the checks */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: a subrequest reached a gateway "
+                      "location: refused");
         ctx->code = NGX_TURSO_MEMBERS_FORBIDDEN;
         return NGX_DECLINED;
     }
@@ -196,59 +182,45 @@ ngx_turso_members_no_token(ngx_http_request_t *r,
 }
 
 
-/* what the handler says once the body has been handled */
-
-static ngx_int_t
-ngx_turso_members_resume(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
-{
-    if (ctx->code != NGX_TURSO_MEMBERS_OK && !ctx->own_error) {
-        return ngx_turso_members_reject(r, ctx, ctx->code, NULL);
-    }
-
-    return ctx->status;
-}
-
-
 static ngx_int_t
 ngx_turso_members_reject(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
     ngx_uint_t code, ngx_str_t *allow)
 {
-    ngx_int_t  rc;
-
     if (r->request_body == NULL) {
         /* no "100 Continue" for a body that will be thrown away */
         r->expect_tested = 1;
     }
 
-    rc = ngx_turso_members_send_error(r, ctx, code, allow);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_turso_members_send_error(r, ctx, code, allow);
 }
 
 
-/* as the mirror module does: the phases run again with the body read */
+/* the body is read: the request goes upstream, or is answered */
 
 static void
 ngx_turso_members_body_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                 rc;
     ngx_turso_members_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    ctx->status = ngx_turso_members_process_body(r, ctx);
+    rc = ngx_turso_members_process_body(r, ctx);
 
-    r->preserve_body = 1;
+    if (rc == NGX_OK) {
+        rc = ngx_turso_members_upstream_run(r, ctx);
 
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
+    } else if (rc == NGX_DECLINED) {
+        rc = ngx_turso_members_reject(r, ctx, ctx->code, NULL);
+    }
+
+    ngx_http_finalize_request(r, rc);
 }
 
 
 /*
- * The body read: validated, replaced by its canonical form, the request
- * handed on.  NGX_DECLINED to go on to the content phase; NGX_DONE with
+ * The body read: validated, replaced by its canonical form, the upstream
+ * request's headers made.  NGX_OK to go upstream; NGX_DECLINED with
  * ctx->code set to answer with an error; an HTTP status on a failure.
  */
 
@@ -267,7 +239,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
 
     if (rc == NGX_DECLINED) {
         ctx->code = NGX_TURSO_MEMBERS_BODY_TOO_LARGE;
-        return NGX_DONE;
+        return NGX_DECLINED;
     }
 
     if (rc != NGX_OK) {
@@ -280,7 +252,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
             ctx->code = NGX_TURSO_MEMBERS_INVALID_BODY;
             ngx_turso_members_message(ctx,
                                       "this route takes no request body");
-            return NGX_DONE;
+            return NGX_DECLINED;
         }
 
         return ngx_turso_members_forward(r, ctx);
@@ -295,7 +267,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     rc = ngx_turso_members_parse_body(r, ctx, &raw, &body);
 
     if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DONE
+        return (rc == NGX_DECLINED) ? NGX_DECLINED
                                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -313,7 +285,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         rc = ngx_turso_members_policy_role(r, ctx, ctx->role);
 
         if (rc != NGX_OK) {
-            return (rc == NGX_DECLINED) ? NGX_DONE
+            return (rc == NGX_DECLINED) ? NGX_DECLINED
                                         : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -531,11 +503,12 @@ static ngx_int_t
 ngx_turso_members_set_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_turso_members_body_t *body)
 {
-    u_char        *p;
-    size_t         size, len;
-    ngx_buf_t     *b;
-    ngx_uint_t     fields;
-    ngx_chain_t   *cl;
+    u_char                   *p;
+    size_t                    size, len;
+    ngx_buf_t                *b;
+    ngx_uint_t                fields;
+    ngx_chain_t              *cl;
+    ngx_http_request_body_t  *rb;
 
     fields = ctx->route->body.fields;
 
@@ -579,7 +552,21 @@ ngx_turso_members_set_body(ngx_http_request_t *r,
     cl->buf = b;
     cl->next = NULL;
 
-    r->request_body->bufs = cl;
+    /*
+     * A request body of its own: a mirror the location made before the
+     * gateway's handler ran keeps the client's, whole, as its
+     * Content-Length says
+     */
+
+    rb = ngx_palloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    *rb = *r->request_body;
+    rb->bufs = cl;
+
+    r->request_body = rb;
     r->headers_in.content_length_n = len;
 
     /* the client's header no longer says it: $content_length reads the n */
@@ -607,64 +594,7 @@ ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "turso_members upstream uri \"%V\"", &ctx->upstream_uri);
 
-    return NGX_DECLINED;
-}
-
-
-/*
- * In the rewrite phase of every location: a request the gateway handled
- * that an internal redirect took elsewhere (the upstream's X-Accel-Redirect,
- * a try_files or error_page outside the gateway's control) is answered
- * with the gateway's error before anything there runs.  The redirect
- * cleared r->ctx; the context is found through its pool cleanup.
- */
-
-ngx_int_t
-ngx_turso_members_redirect_handler(ngx_http_request_t *r)
-{
-    ngx_turso_members_ctx_t  *ctx;
-
-    if (!r->internal || r != r->main
-        || ngx_http_get_module_ctx(r, ngx_turso_members_module) != NULL)
-    {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_turso_members_ctx_find(r);
-
-    if (ctx == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
-
-    ngx_turso_members_clear_headers(r);
-
-    ctx->own_error = 0;
-    ctx->buffering = 0;
-    ctx->replacing = 0;
-    ctx->holding = 0;
-    ctx->http_status = 0;
-    ngx_str_null(&ctx->message);
-
-    if (r->upstream) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "turso_members: the upstream redirected the request "
-                      "to \"%V\": refused", &r->uri);
-        ngx_turso_members_message(ctx, "the Turso API answered with a "
-                                  "redirect, which the gateway does not "
-                                  "follow");
-        return ngx_turso_members_reject(r, ctx,
-                                        NGX_TURSO_MEMBERS_UPSTREAM_ERROR,
-                                        NULL);
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "turso_members: a gateway request was redirected to "
-                  "\"%V\": refused", &r->uri);
-
-    return ngx_turso_members_reject(r, ctx, NGX_TURSO_MEMBERS_INTERNAL_ERROR,
-                                    NULL);
+    return NGX_OK;
 }
 
 

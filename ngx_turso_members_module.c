@@ -273,20 +273,6 @@ ngx_turso_members_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_turso_members_handler;
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_turso_members_redirect_handler;
-
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -458,16 +444,33 @@ ngx_turso_members_merge_redirects(ngx_conf_t *cf,
     ngx_str_null(&clcf->post_action);
 
     /*
-     * The gateway's content handler goes in front of proxy_pass's.  An
-     * "if" block without a handler of its own runs its location's.
+     * nginx's own limit holds a body to turso_members_max_body_size: by
+     * its Content-Length before any handler runs, a chunked one while it
+     * arrives; its 413 is answered in JSON
+     */
+
+    if (clcf->client_max_body_size == 0
+        || clcf->client_max_body_size > (off_t) conf->max_body_size)
+    {
+        clcf->client_max_body_size = conf->max_body_size;
+    }
+
+    /*
+     * The gateway's handler goes in front of proxy_pass's.  An "if" or
+     * "limit_except" block without a handler of its own runs its
+     * location's.
      */
 
     if (clcf->handler) {
         conf->content_handler = clcf->handler;
-        clcf->handler = ngx_turso_members_upstream_handler;
+        clcf->handler = ngx_turso_members_handler;
+
+    } else if (clcf->noname) {
+        conf->content_handler = prev->content_handler;
 
     } else {
-        conf->content_handler = prev->content_handler;
+        conf->content_handler = NULL;
+        clcf->handler = ngx_turso_members_handler;
     }
 
     return NGX_CONF_OK;

@@ -207,11 +207,9 @@ typedef struct {
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */
-    ngx_int_t                       status;      /* for the phase re-entry */
     ngx_buf_t                      *upstream_body;
     ngx_uint_t                      upstream_status;
     ngx_uint_t                      http_status;  /* else the code's */
-    off_t                           body_size;
 
     /*
      * The headers of the upstream request, the token's among them: in
@@ -236,6 +234,19 @@ typedef struct {
     ngx_str_t                       message;
     ngx_uint_t                      plain;  /* the message needs no escape */
 } ngx_turso_members_code_t;
+
+
+/*
+ * The work a hook does for the gateway's own requests stays out of the
+ * hook, which every request of every location runs: the others pay a
+ * test and a jump (bench/idle.sh)
+ */
+
+#if defined(__GNUC__)
+#define ngx_turso_members_noinline  __attribute__ ((noinline))
+#else
+#define ngx_turso_members_noinline
+#endif
 
 
 /* ngx_turso_members_metrics.c */
@@ -270,11 +281,9 @@ ngx_int_t ngx_turso_members_route_methods(ngx_http_request_t *r,
 
 /* ngx_turso_members_handler.c */
 ngx_int_t ngx_turso_members_handler(ngx_http_request_t *r);
-ngx_int_t ngx_turso_members_redirect_handler(ngx_http_request_t *r);
 
 /* ngx_turso_members_request.c */
 ngx_turso_members_ctx_t *ngx_turso_members_ctx_create(ngx_http_request_t *r);
-ngx_turso_members_ctx_t *ngx_turso_members_ctx_find(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
@@ -285,7 +294,8 @@ ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
 void ngx_turso_members_upstream_init(void);
 ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
-ngx_int_t ngx_turso_members_upstream_handler(ngx_http_request_t *r);
+ngx_int_t ngx_turso_members_upstream_run(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 
 /* ngx_turso_members_filter.c */
 ngx_int_t ngx_turso_members_filter_init(ngx_conf_t *cf);

@@ -13,21 +13,14 @@
 #include "ngx_turso_members_module.h"
 
 
-static void ngx_turso_members_ctx_cleanup(void *data);
 static void ngx_turso_members_be32(u_char *p, uint32_t v);
 
 
-/*
- * The context of a request the gateway handles.  It is also held by a
- * pool cleanup, which an internal redirect does not clear (it clears
- * r->ctx): so a request that leaves a gateway location is still known
- * (ngx_turso_members_ctx_find()).
- */
+/* the context of a request the gateway handles */
 
 ngx_turso_members_ctx_t *
 ngx_turso_members_ctx_create(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t       *cln;
     ngx_turso_members_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_turso_members_ctx_t));
@@ -35,42 +28,9 @@ ngx_turso_members_ctx_create(ngx_http_request_t *r)
         return NULL;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    cln->handler = ngx_turso_members_ctx_cleanup;
-    cln->data = ctx;
-
     ngx_http_set_ctx(r, ctx, ngx_turso_members_module);
 
     return ctx;
-}
-
-
-/* the context of a request the gateway handled before a redirect, or NULL */
-
-ngx_turso_members_ctx_t *
-ngx_turso_members_ctx_find(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_turso_members_ctx_cleanup) {
-            return cln->data;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* a marker: the context is pool memory, nothing to free */
-
-static void
-ngx_turso_members_ctx_cleanup(void *data)
-{
 }
 
 

@@ -15,12 +15,14 @@
  * a mirror or any subrequest, an internal redirect, the logs — can see
  * the token.
  *
- * The gateway's content handler is the location's (set at configuration
- * time, in front of proxy_pass's): it opens only for a request the
- * gateway validated, so that a subrequest that clones the request (slice,
- * a cache's background update) never goes upstream.  And nothing can
- * redirect the request inside the call: ngx_turso_members_merge_loc_conf()
- * takes error_page and post_action out of a gateway location.
+ * The gateway's handler (ngx_turso_members_handler.c) is the location's
+ * content handler, set at configuration time in front of proxy_pass's,
+ * which it runs here only for the main request it validated: a
+ * subrequest, one that clones the request (slice, a cache's background
+ * update) too, is refused before.  And nothing can redirect the request
+ * inside the call: ngx_turso_members_merge_loc_conf() takes error_page and
+ * post_action out of a gateway location, and a request the gateway took
+ * cannot be redirected (r->uri_changes).
  */
 
 
@@ -164,28 +166,23 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
 
 
 /*
- * The content handler of a gateway location: the location's own, run
- * with the upstream request's headers, for a request the gateway
- * validated; nothing for any other.
+ * The location's own content handler (proxy_pass's), run with the upstream
+ * request's headers for a request the gateway validated.
  */
 
 ngx_int_t
-ngx_turso_members_upstream_handler(ngx_http_request_t *r)
+ngx_turso_members_upstream_run(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
 {
     ngx_int_t                      rc;
     ngx_list_t                     client;
-    ngx_turso_members_ctx_t       *ctx;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || ctx->upstream_headers.nalloc == 0 || r != r->main
-        || tlcf->content_handler == NULL)
-    {
+    if (tlcf->content_handler == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "turso_members: a request the gateway did not "
-                      "validate reached its upstream: refused");
+                      "turso_members: the location has no \"proxy_pass\"");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -200,7 +197,7 @@ ngx_turso_members_upstream_handler(ngx_http_request_t *r)
 
     r->headers_in.headers = client;
 
-    /* the upstream request is built: nothing may build another one */
+    /* the upstream request is built: the token leaves the context */
 
     ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
 

@@ -196,17 +196,30 @@ subtest 'every answer names the request in X-Request-Id' => sub {
        'nginx\'s own 502';
 };
 
-subtest 'a mirror gets the canonical body, never the token' => sub {
+subtest 'a mirror copies the client\'s request as sent, never the token' => sub {
+    # the mirror runs in the pre-content phase, before the gateway's
+    # content handler: it copies what the client sent, whole
     reset_all();
-    my $r = $t->request(method => 'POST', path => $LIST,
-                        body => '{"username":"bob","role":" Admin "}');
+    my $sent = '{"username":"bob","role":" Admin "}';
+    my $r = $t->request(method => 'POST', path => $LIST, body => $sent);
     is $r->{status}, 200;
     my ($gw, $other) = token_only_upstream(1, 'POST');
     my ($m) = grep { $_->{path} eq '/other/mirror' } @$other;
     ok $m, 'the mirror ran';
-    is $m->{body}, '{"username":"bob","role":"admin"}',
-       'the mirror got the canonical body' if $m;
-    is $gw->[0]{body}, '{"username":"bob","role":"admin"}', 'so did Turso';
+    is $m->{body}, $sent, 'the mirror got the client\'s body' if $m;
+    is $m->{headers}{'content-length'}[0], length $sent,
+       'with its own length' if $m;
+    is $gw->[0]{body}, '{"username":"bob","role":"admin"}',
+       'Turso got the canonical body';
+
+    reset_all();
+    $r = $t->request(method => 'POST', path => $LIST,
+                     body => '{"username":"bob","role":"owner"}');
+    error_is $r, 400, 'invalid_role';
+    ($gw, $other) = got();
+    is scalar(@$gw), 0, 'a refused body: nothing reached Turso';
+    ok !grep({ index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other),
+       'the mirror\'s copy has no token';
 };
 
 subtest 'HTTP/2: the same' => sub {
@@ -398,12 +411,14 @@ subtest 'proxy_next_upstream: the retry is the same validated request' => sub {
     is $gw->[0]{body}, '{"username":"erin","role":"member"}';
 };
 
-subtest 'try_files in a gateway location: refused, never redirected' => sub {
+subtest 'try_files before the gateway: what it sends away gets no token' => sub {
+    # like a rewrite, try_files runs before the gateway's content handler
     reset_all();
     my $r = $t->request(method => 'GET', path => '/v1/organizations/tf/members');
-    error_is $r, 500, 'internal_error';
-    my ($gw, $other) = got();
-    is scalar(@$gw) + scalar(@$other), 0, 'nothing upstream';
+    is $r->{status}, 200, 'the fallback answered';
+    my ($gw, $other) = token_only_upstream(0, 'try_files');
+    is scalar(@$gw), 0, 'nothing reached Turso';
+    is $other->[0]{path}, '/other/fallback', 'the fallback got it';
 };
 
 subtest 'rewrite ... last before the gateway: no token' => sub {
@@ -438,7 +453,7 @@ subtest 'slice: its clone subrequests are refused, no token' => sub {
     $c->close;
     my ($gw) = token_only_upstream(1, 'slice');
     is scalar(@$gw), 1, 'one request upstream: the clone never went';
-    like $t->error_log_since($mark), qr/did not validate reached/,
+    like $t->error_log_since($mark), qr/a subrequest .* refused/,
          'the clone was refused';
     is worker_pids(), $workers, 'the same worker';
 };
