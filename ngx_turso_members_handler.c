@@ -267,8 +267,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
     rc = ngx_turso_members_parse_body(r, ctx, &raw, &body);
 
     if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DECLINED
-                                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
     }
 
     if (ngx_turso_members_keep_names(r, ctx, &body) != NGX_OK) {
@@ -285,8 +284,7 @@ ngx_turso_members_process_body(ngx_http_request_t *r,
         rc = ngx_turso_members_policy_role(r, ctx, ctx->role);
 
         if (rc != NGX_OK) {
-            return (rc == NGX_DECLINED) ? NGX_DECLINED
-                                        : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
         }
     }
 
