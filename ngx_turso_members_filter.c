@@ -73,6 +73,11 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
 {
     ngx_uint_t  status;
 
+    if (ctx) {
+        /* an answer nginx starts within proxy_pass's handler */
+        ngx_turso_members_upstream_done(r, ctx);
+    }
+
     status = r->headers_out.status;
 
     if (ctx && (ctx->own_error || ctx->buffering || ctx->replacing)) {

@@ -146,6 +146,17 @@ ngx_turso_members_start(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx,
         return ngx_turso_members_no_token(r, ctx);
     }
 
+    /*
+     * too large by its Content-Length: answered before the body is read
+     * (nginx's client_max_body_size, lowered to the cap, does it too, but
+     * not for a named location)
+     */
+
+    if (r->headers_in.content_length_n > (off_t) tlcf->max_body_size) {
+        ctx->code = NGX_TURSO_MEMBERS_BODY_TOO_LARGE;
+        return NGX_DECLINED;
+    }
+
     if (ctx->route->body.fields == 0
         && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
     {

@@ -411,6 +411,7 @@ static char *
 ngx_turso_members_merge_redirects(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf)
 {
+    off_t                      size;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -446,13 +447,16 @@ ngx_turso_members_merge_redirects(ngx_conf_t *cf,
     /*
      * nginx's own limit holds a body to turso_members_max_body_size: by
      * its Content-Length before any handler runs, a chunked one while it
-     * arrives; its 413 is answered in JSON
+     * arrives; its 413 is answered in JSON.  A cap of 0 (no body) is 1
+     * there, as 0 is no limit to nginx: the handler refuses the one byte.
      */
 
+    size = ngx_max((off_t) conf->max_body_size, 1);
+
     if (clcf->client_max_body_size == 0
-        || clcf->client_max_body_size > (off_t) conf->max_body_size)
+        || clcf->client_max_body_size > size)
     {
-        clcf->client_max_body_size = conf->max_body_size;
+        clcf->client_max_body_size = size;
     }
 
     /*

@@ -217,6 +217,7 @@ typedef struct {
      * (ngx_turso_members_upstream.c)
      */
     ngx_list_t                      upstream_headers;
+    ngx_list_t                      client_headers;  /* while they are */
 
     u_char                          id[32];      /* the gateway's id */
 
@@ -225,6 +226,7 @@ typedef struct {
     unsigned                        keep_body:1;
     unsigned                        replacing:1;
     unsigned                        holding:1;
+    unsigned                        handing_off:1;  /* proxy_pass's turn */
 } ngx_turso_members_ctx_t;
 
 
@@ -295,6 +297,8 @@ void ngx_turso_members_upstream_init(void);
 ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
 ngx_int_t ngx_turso_members_upstream_run(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+void ngx_turso_members_upstream_done(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 
 /* ngx_turso_members_filter.c */

@@ -175,7 +175,6 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     ngx_int_t                      rc;
-    ngx_list_t                     client;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
@@ -190,18 +189,38 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
                    "turso_members upstream request with the gateway's "
                    "headers");
 
-    client = r->headers_in.headers;
+    ctx->client_headers = r->headers_in.headers;
     r->headers_in.headers = ctx->upstream_headers;
+    ctx->handing_off = 1;
 
     rc = tlcf->content_handler(r);
 
-    r->headers_in.headers = client;
-
-    /* the upstream request is built: the token leaves the context */
-
-    ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
+    ngx_turso_members_upstream_done(r, ctx);
 
     return rc;
+}
+
+
+/*
+ * The upstream request is built, or an answer starts before it could be
+ * sent (nginx answers a failure to reach any server at once, within
+ * proxy_pass's handler: the header filter calls this first, so that no
+ * filter and no subrequest of the answer sees the gateway's headers).
+ * The client's headers are back, and the token leaves the context.
+ */
+
+void
+ngx_turso_members_upstream_done(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    if (!ctx->handing_off) {
+        return;
+    }
+
+    r->headers_in.headers = ctx->client_headers;
+    ctx->handing_off = 0;
+
+    ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
 }
 
 
