@@ -10,31 +10,13 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
-use File::Temp qw(tempfile);
-use JSON::PP;
+use JSON::PP ();
 use TursoMembers::Test;
+use TursoMembers::Node;
 
-my $NODE_DIR = abs_path(dirname(__FILE__)) . '/node';
 my $VERSION  = '2.0.5';
 
-my $pkg = "$NODE_DIR/node_modules/\@tursodatabase/api/package.json";
-
-unless (-f $pkg) {
-    my $cmd = -f "$NODE_DIR/package-lock.json" ? 'ci' : 'install';
-    my $out = `npm $cmd --prefix '$NODE_DIR' --no-audit --no-fund 2>&1`;
-    unless (ok $? == 0 && -f $pkg, "npm $cmd of \@tursodatabase/api") {
-        diag $out;
-        done_testing;
-        exit 1;
-    }
-}
-
-my $installed = eval {
-    open my $fh, '<', $pkg or die;
-    decode_json(do { local $/; <$fh> })->{version};
-} // '';
+my $installed = node_client_installed();
 is $installed, $VERSION, "\@tursodatabase/api $VERSION installed"
     or BAIL_OUT("wrong \@tursodatabase/api version: $installed");
 
@@ -46,49 +28,10 @@ turso_members_allowed_roles member viewer;
 LOC
 
 
-# Runs the client's calls in one node process against a gateway; returns
-# the list of results (see t/node/client.mjs).
+# The client's calls against a gateway, with a portal's token (not Turso's).
 sub client {
     my ($gw, $org, @steps) = @_;
-
-    my ($fh, $plan) = tempfile(DIR => $gw->prefix, SUFFIX => '.json',
-                               UNLINK => 1);
-    print $fh encode_json({
-        baseUrl => 'http://127.0.0.1:' . $gw->port . '/v1/',
-        org     => $org,
-        token   => 'portal-token-not-turso',
-        steps   => [ map { { call => $_->[0], args => [ @$_[1 .. $#$_] ] } }
-                     @steps ],
-    });
-    close $fh;
-
-    my $out = `timeout 30 node '$NODE_DIR/client.mjs' '$plan' 2>&1`;
-    my $res = eval { decode_json($out) };
-    unless (ref $res eq 'ARRAY' && @$res == @steps) {
-        fail 'the node client ran';
-        diag $out;
-        return [ map { {} } @steps ];
-    }
-    return $res;
-}
-
-# A result is the client's own error with this status and message.
-sub client_error {
-    my ($res, $status, $message, $name) = @_;
-
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-
-    subtest $name => sub {
-        ok !$res->{ok}, 'the call threw';
-        is $res->{name}, 'TursoClientError', 'error name TursoClientError';
-        is $res->{class}, 'TursoClientError', 'an instance of its class';
-        is $res->{status}, $status, "status $status";
-        if (ref $message) {
-            like $res->{message}, $message, 'message';
-        } else {
-            is $res->{message}, $message, 'message';
-        }
-    };
+    return node_client($gw, $org, 'portal-token-not-turso', @steps);
 }
 
 subtest 'members()' => sub {

@@ -11,24 +11,10 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
-use File::Temp qw(tempfile);
-use JSON::PP;
 use TursoMembers::Test;
+use TursoMembers::Node;
 
-my $NODE_DIR = abs_path(dirname(__FILE__)) . '/node';
-my $pkg = "$NODE_DIR/node_modules/\@tursodatabase/api/package.json";
-
-unless (-f $pkg) {
-    my $cmd = -f "$NODE_DIR/package-lock.json" ? 'ci' : 'install';
-    my $out = `npm $cmd --prefix '$NODE_DIR' --no-audit --no-fund 2>&1`;
-    unless (ok $? == 0 && -f $pkg, "npm $cmd of \@tursodatabase/api") {
-        diag $out;
-        done_testing;
-        exit 1;
-    }
-}
+node_client_installed();
 
 my $ACME   = 'tok.acme.node-0123456789abcdef';
 my $GLOBEX = 'tok.globex.node-fedcba9876543210';
@@ -66,40 +52,10 @@ sub gateway {
 my $t = gateway($ACME, $GLOBEX);
 $t->mock_tokens({ $ACME => 'acme', $GLOBEX => 'globex' });
 
-# Runs the client's calls for one organization (see t/node/client.mjs).
+# The client's calls for one organization, with that portal's own token.
 sub client {
     my ($gw, $org, @steps) = @_;
-
-    my ($fh, $plan) = tempfile(DIR => $gw->prefix, SUFFIX => '.json',
-                               UNLINK => 1);
-    print $fh encode_json({
-        baseUrl => 'http://127.0.0.1:' . $gw->port . '/v1/',
-        org     => $org,
-        token   => "portal-token-of-$org",
-        steps   => [ map { { call => $_->[0], args => [ @$_[1 .. $#$_] ] } }
-                     @steps ],
-    });
-    close $fh;
-
-    my $out = `timeout 30 node '$NODE_DIR/client.mjs' '$plan' 2>&1`;
-    my $res = eval { decode_json($out) };
-    unless (ref $res eq 'ARRAY' && @$res == @steps) {
-        fail 'the node client ran';
-        diag $out;
-        return [ map { {} } @steps ];
-    }
-    return $res;
-}
-
-sub client_error {
-    my ($res, $status, $message, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    subtest $name => sub {
-        ok !$res->{ok}, 'the call threw';
-        is $res->{class}, 'TursoClientError', 'a TursoClientError';
-        is $res->{status}, $status, "status $status";
-        is $res->{message}, $message, 'message';
-    };
+    return node_client($gw, $org, "portal-token-of-$org", @steps);
 }
 
 # What the upstream got: [method, url, authorization, body] per request.

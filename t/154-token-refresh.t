@@ -13,14 +13,12 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
-use Digest::SHA qw(sha256_hex);
 use Time::HiRes qw(sleep time);
 
 my $LIST = '/v1/organizations/acme/members';
 my $NEW  = 'rotated-token-NEW1';
 my $NEW2 = 'rotated-token-NEW2';
 
-sub token_id { substr(sha256_hex($_[0]), 0, 12) }
 
 my $gid = getgrnam('nogroup') // getgrnam('nobody') // 65534;
 
@@ -99,7 +97,6 @@ sub last_tid {
     return $l[-1] // '';
 }
 
-sub past_interval { sleep 1.3 * $TursoMembers::Test::TIMEOUT_FACTOR }
 
 subtest 'the first token' => sub {
     my ($auth, $r) = auth_of();

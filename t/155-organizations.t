@@ -16,7 +16,6 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
-use Digest::SHA qw(sha256_hex);
 use Time::HiRes qw(sleep);
 
 my $ACME   = 'tok.acme.0123456789abcdefghij';
@@ -25,7 +24,6 @@ my $ACME2  = 'tok.acme.ROTATED.NEW.kkkkkkkk';
 my $STALE  = 'tok.acme.EXPIRED.qqqqqqqqqqqq';
 my @SECRETS = ($ACME, $GLOBEX, $ACME2, $STALE, 'test-token');
 
-sub token_id { substr(sha256_hex($_[0]), 0, 12) }
 
 my $gid = getgrnam('nogroup') // getgrnam('nobody') // 65534;
 
@@ -307,7 +305,6 @@ subtest 'a token the upstream does not know: upstream 401 -> 502 upstream_unauth
 
 # --- refresh: one organization's file changes, the other's stays ---------------
 
-sub past_interval { sleep 1.3 * $TursoMembers::Test::TIMEOUT_FACTOR }
 
 subtest 'acme\'s file rotated: acme takes the new token, globex keeps its own' => sub {
     call(path => '/v1/organizations/acme/members');    # checked once

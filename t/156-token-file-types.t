@@ -12,7 +12,6 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
-use Digest::SHA qw(sha256_hex);
 use IO::Socket::UNIX;
 use POSIX qw(mkfifo);
 use Time::HiRes qw(sleep time);
@@ -20,7 +19,6 @@ use Time::HiRes qw(sleep time);
 my $LIST = '/v1/organizations/acme/members';
 my $NEW  = 'rotated-token-NEW1';
 
-sub token_id { substr(sha256_hex($_[0]), 0, 12) }
 
 my $gid = getgrnam('nogroup') // getgrnam('nobody') // 65534;
 
@@ -156,7 +154,6 @@ chown -1, $gid, $file;
 chmod 0640, $file;
 $t->start;
 
-sub past_interval { sleep 1.3 * $TursoMembers::Test::TIMEOUT_FACTOR }
 
 # One list request: (Authorization upstream, the answer, seconds it took).
 sub auth_of {

@@ -127,36 +127,8 @@ CONF
 
 my $LIST = '/v1/organizations/acme/members';
 
-sub worker_pids {
-    my @pids = grep { /^\d+$/ } map { s/\s+//gr }
-               split /\n/, `ps -o pid= --ppid $t->{pid}`;
-    return join ',', sort @pids;
-}
-
-my $workers = worker_pids();
+my $workers = join(',', $t->workers);
 ok $workers =~ /^\d+$/, "one worker ($workers)";
-
-# The requests the spy got: the gateway's and the others'.
-sub got {
-    my @all = $spy->requests;
-    my @gw = grep { $_->{path} =~ m{^/v1/} } @all;
-    my @other = grep { $_->{path} !~ m{^/v1/} } @all;
-    return (\@gw, \@other);
-}
-
-# The token went to exactly $n gateway requests and nowhere else.
-sub token_only_upstream {
-    my ($n, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my ($gw, $other) = got();
-    my @with = grep { index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other;
-    ok !@with, "$name: no other request has the token"
-        or diag join "\n---\n", map { $_->{head} } @with;
-    is scalar(grep { ($_->{headers}{authorization}[0] // '') eq
-                     "Bearer $TOKEN" } @$gw), $n,
-       "$name: $n gateway request(s) with the token";
-    return ($gw, $other);
-}
 
 sub reset_all { $spy->reset; $t->mock_reset }
 
@@ -166,7 +138,8 @@ subtest 'the validated request gets the token, and nothing else does' => sub {
                         headers => ['Authorization: Basic cG9ydGFsOnB3'],
                         );
     is $r->{status}, 200, 'answered';
-    my ($gw, $other) = token_only_upstream(1, 'GET with mirror, auth_request');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1,
+                                        'GET with mirror, auth_request');
     my @paths = sort map { $_->{path} } @$other;
     is_deeply \@paths, ['/other/auth', '/other/mirror'],
         'the auth_request and mirror subrequests did run';
@@ -181,7 +154,7 @@ subtest 'every answer names the request in X-Request-Id' => sub {
     my $r = $t->request(method => 'GET', path => $LIST,
                         headers => ['X-Request-Id: portal-7']);
     is $r->{headers}{'x-request-id'}, 'portal-7', 'a success: the client\'s';
-    my ($gw) = got();
+    my ($gw) = $spy->split;
     is $gw->[0]{headers}{'x-request-id'}[0], 'portal-7', 'and upstream';
     $r = $t->request(method => 'POST', path => $LIST, body => '{');
     like $r->{headers}{'x-request-id'} // '', qr/^[0-9a-f]{32}$/,
@@ -203,7 +176,7 @@ subtest 'a mirror copies the client\'s request as sent, never the token' => sub 
     my $sent = '{"username":"bob","role":" Admin "}';
     my $r = $t->request(method => 'POST', path => $LIST, body => $sent);
     is $r->{status}, 200;
-    my ($gw, $other) = token_only_upstream(1, 'POST');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1, 'POST');
     my ($m) = grep { $_->{path} eq '/other/mirror' } @$other;
     ok $m, 'the mirror ran';
     is $m->{body}, $sent, 'the mirror got the client\'s body' if $m;
@@ -216,7 +189,7 @@ subtest 'a mirror copies the client\'s request as sent, never the token' => sub 
     $r = $t->request(method => 'POST', path => $LIST,
                      body => '{"username":"bob","role":"owner"}');
     error_is $r, 400, 'invalid_role';
-    ($gw, $other) = got();
+    ($gw, $other) = $spy->split;
     is scalar(@$gw), 0, 'a refused body: nothing reached Turso';
     ok !grep({ index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other),
        'the mirror\'s copy has no token';
@@ -228,7 +201,7 @@ subtest 'HTTP/2: the same' => sub {
                            headers => ['Authorization: Bearer portal'],
                            body => '{"username":"carol"}');
     is $r->{status}, 200, 'answered over HTTP/2';
-    my ($gw, $other) = token_only_upstream(1, 'HTTP/2');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1, 'HTTP/2');
     ok scalar(grep { $_->{path} eq '/other/mirror' } @$other), 'mirrored';
 };
 
@@ -239,7 +212,7 @@ subtest 'HTTP/1.0: the same' => sub {
     my $r = $c->read_response;
     $c->close;
     is $r->{status}, 200, 'answered over HTTP/1.0';
-    token_only_upstream(1, 'HTTP/1.0');
+    $spy->token_only($TOKEN, 1, 'HTTP/1.0');
 };
 
 subtest 'HTTP/0.9: refused, the worker lives' => sub {
@@ -252,8 +225,8 @@ subtest 'HTTP/0.9: refused, the worker lives' => sub {
         like $c->{buf}, qr/"code":"bad_request"/, 'a JSON error body';
         $c->close;
     }
-    is worker_pids(), $workers, 'the same worker';
-    token_only_upstream(0, 'HTTP/0.9 (auth_request ran before)');
+    is join(',', $t->workers), $workers, 'the same worker';
+    $spy->token_only($TOKEN, 0, 'HTTP/0.9 (auth_request ran before)');
     is $t->request(method => 'GET', path => $LIST)->{status}, 200,
        'and the next request is served';
 };
@@ -281,7 +254,7 @@ subtest 'the upstream gets the gateway\'s headers, not the client\'s' => sub {
                     'Accept: application/json',
                     'User-Agent: portal/1']);
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'many headers');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'many headers');
     my $h = $gw->[0]{headers};
     is_deeply [sort keys %$h],
         [sort qw(host content-length authorization x-request-id content-type
@@ -298,7 +271,7 @@ subtest 'X-HTTP-Method-Override on an allowed GET stays a GET' => sub {
     my $r = $t->request(method => 'GET', path => "$LIST/bob",
                         headers => ['X-HTTP-Method-Override: DELETE']);
     is $r->{status}, 200;
-    my ($gw) = got();
+    my ($gw) = $spy->split;
     like $gw->[0]{head}, qr{^GET /v1/organizations/acme/members/bob }, 'GET';
     unlike $gw->[0]{head}, qr/override/i, 'no override header';
 };
@@ -313,7 +286,7 @@ for my $mode (qw(int100 int103)) {
         $r = $c->request(method => 'GET', path => $LIST);
         is $r->{status}, 200, 'the connection serves the next request';
         $c->close;
-        is worker_pids(), $workers, 'the same worker';
+        is join(',', $t->workers), $workers, 'the same worker';
     };
 }
 
@@ -326,7 +299,7 @@ subtest 'an upstream 101 does not make a tunnel' => sub {
     error_is $r, 502, 'upstream_error';
     unlike $r->{body}, qr/raw tunnel/, 'no raw bytes';
     $c->close;
-    my ($gw) = got();
+    my ($gw) = $spy->split;
     ok !exists $gw->[0]{headers}{upgrade}, 'no Upgrade went upstream';
 };
 
@@ -336,7 +309,7 @@ for my $mode (qw(xaccel xaccelnamed)) {
         my $r = $t->request(method => 'GET', path => "$LIST/$mode");
         error_is $r, 502, 'upstream_error';
         ok !exists $r->{headers}{'set-cookie'}, 'no header of the upstream';
-        my ($gw, $other) = token_only_upstream(1, $mode);
+        my ($gw, $other) = $spy->token_only($TOKEN, 1, $mode);
         ok !grep({ $_->{path} =~ m{internal|fallback} } @$other),
            'the redirect target was never asked';
     };
@@ -346,7 +319,7 @@ subtest 'proxy_intercept_errors + an inherited error_page 404' => sub {
     reset_all();
     my $r = $t->request(method => 'GET', path => "$LIST/gone404");
     error_is $r, 404, 'member_not_found';
-    my ($gw, $other) = token_only_upstream(1, 'intercepted 404');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1, 'intercepted 404');
     ok !grep({ $_->{path} =~ /fallback/ } @$other),
        'no fallback, no post_action';
 };
@@ -383,7 +356,7 @@ subtest 'proxy_buffering off: a success streams as usual' => sub {
                         path => '/v1/organizations/plain/members');
     is $r->{status}, 200;
     is $r->{body}, '{"members":[]}';
-    token_only_upstream(1, 'unbuffered');
+    $spy->token_only($TOKEN, 1, 'unbuffered');
 };
 
 subtest 'plain proxy_pass: the path goes percent-encoded' => sub {
@@ -391,12 +364,12 @@ subtest 'plain proxy_pass: the path goes percent-encoded' => sub {
     my $r = $t->request(method => 'GET',
                         path => '/v1/organizations/plain/members/b%C3%B8b');
     is $r->{status}, 200;
-    my ($gw) = got();
+    my ($gw) = $spy->split;
     like $gw->[0]{head}, qr{^GET /v1/organizations/plain/members/b%C3%B8b },
          'encoded, as with $turso_members_upstream_uri';
     $spy->reset;
     $r = $t->request(method => 'GET', path => "$LIST/b%C3%B8b");
-    ($gw) = got();
+    ($gw) = $spy->split;
     like $gw->[0]{head}, qr{^GET /v1/organizations/acme/members/b%C3%B8b },
          'the variable form';
 };
@@ -407,7 +380,7 @@ subtest 'proxy_next_upstream: the retry is the same validated request' => sub {
                         path => '/v1/organizations/retry/members',
                         body => '{"username":"erin"}');
     is $r->{status}, 200, 'answered by the second server';
-    my ($gw) = token_only_upstream(1, 'retried');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'retried');
     is $gw->[0]{body}, '{"username":"erin","role":"member"}';
 };
 
@@ -416,7 +389,7 @@ subtest 'try_files before the gateway: what it sends away gets no token' => sub 
     reset_all();
     my $r = $t->request(method => 'GET', path => '/v1/organizations/tf/members');
     is $r->{status}, 200, 'the fallback answered';
-    my ($gw, $other) = token_only_upstream(0, 'try_files');
+    my ($gw, $other) = $spy->token_only($TOKEN, 0, 'try_files');
     is scalar(@$gw), 0, 'nothing reached Turso';
     is $other->[0]{path}, '/other/fallback', 'the fallback got it';
 };
@@ -426,7 +399,7 @@ subtest 'rewrite ... last before the gateway: no token' => sub {
     my $r = $t->request(method => 'GET',
                         path => '/v1/organizations/rw/members/away');
     is $r->{status}, 200, 'the other location answered';
-    my ($gw, $other) = token_only_upstream(0, 'rewritten away');
+    my ($gw, $other) = $spy->token_only($TOKEN, 0, 'rewritten away');
     is $other->[0]{path}, '/other/rw', 'it went where the rewrite said';
 };
 
@@ -436,11 +409,11 @@ subtest 'SSI and addition subrequests: no token' => sub {
                         path => '/v1/organizations/ssi/members/ssi');
     is $r->{status}, 200;
     is $r->{body}, '{"members":["ok"]}', 'the include ran';
-    token_only_upstream(1, 'ssi');
+    $spy->token_only($TOKEN, 1, 'ssi');
     reset_all();
     $r = $t->request(method => 'GET', path => '/v1/organizations/add/members');
     is $r->{status}, 200;
-    my ($gw, $other) = token_only_upstream(1, 'addition');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1, 'addition');
     ok scalar(grep { $_->{path} eq '/other/add' } @$other), 'added';
 };
 
@@ -451,11 +424,11 @@ subtest 'slice: its clone subrequests are refused, no token' => sub {
     my $r = $c->request(method => 'GET',
                         path => '/v1/organizations/slice/members/part');
     $c->close;
-    my ($gw) = token_only_upstream(1, 'slice');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'slice');
     is scalar(@$gw), 1, 'one request upstream: the clone never went';
     like $t->error_log_since($mark), qr/a subrequest .* refused/,
          'the clone was refused';
-    is worker_pids(), $workers, 'the same worker';
+    is join(',', $t->workers), $workers, 'the same worker';
 };
 
 subtest '$http_authorization evaluated while the upstream request is built' => sub {
@@ -463,7 +436,7 @@ subtest '$http_authorization evaluated while the upstream request is built' => s
     my $r = $t->request(method => 'GET', path => '/v1/organizations/vars/members',
                         headers => ['Authorization: Basic cG9ydGFsOnB3']);
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'proxy_set_header of the variable');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'proxy_set_header of the variable');
     ok !exists $gw->[0]{headers}{'x-seen'}, 'it read nothing then';
     ok index(join(' ', values %{ $r->{headers} }), $TOKEN) < 0,
        'add_header: the token is not in the answer';
@@ -477,7 +450,7 @@ subtest 'a success cut before its first byte: the gateway\'s 502' => sub {
     reset_all();
     my $r = $t->request(method => 'GET', path => "$LIST/cut200");
     error_is $r, 502, 'upstream_error';
-    is worker_pids(), $workers, 'the same worker';
+    is join(',', $t->workers), $workers, 'the same worker';
 };
 
 subtest 'nginx\'s redirect to the location with a slash: a JSON 404' => sub {
@@ -496,7 +469,7 @@ subtest 'a chunked body over the cap: 413 while the client still sends' => sub {
     my $r = $c->read_response(timeout => 5);
     error_is $r, 413, 'body_too_large';
     $c->close;
-    my ($gw, $other) = got();
+    my ($gw, $other) = $spy->split;
     is scalar(@$gw), 0, 'nothing reached Turso';
     ok !grep({ $_->{path} eq '/other/mirror' } @$other), 'nor the mirror';
 };
@@ -532,6 +505,6 @@ CONF
     is $code, 0, 'inherited ones are accepted (and do not apply)' or diag $out;
 };
 
-is worker_pids(), $workers, 'no worker died in this file';
+is join(',', $t->workers), $workers, 'no worker died in this file';
 
 done_testing;

@@ -190,38 +190,8 @@ CONF
 CONF
 );
 
-sub worker_pids {
-    my @pids = grep { /^\d+$/ } map { s/\s+//gr }
-               split /\n/, `ps -o pid= --ppid $t->{pid}`;
-    return join ',', sort @pids;
-}
-
-my $workers = worker_pids();
+my $workers = join(',', $t->workers);
 ok $workers =~ /^\d+$/, "one worker ($workers)";
-
-# The requests the spy got: the gateway's (/v1/...) and the others'.
-sub got {
-    my @all = $spy->requests;
-    my @gw = grep { $_->{path} =~ m{^/v1/} } @all;
-    my @other = grep { $_->{path} !~ m{^/v1/} } @all;
-    return (\@gw, \@other);
-}
-
-# The token went to exactly $n gateway requests and nowhere else.
-sub token_only_upstream {
-    my ($n, $name) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my ($gw, $other) = got();
-    my @with = grep { index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other;
-    ok !@with, "$name: no other request has the token"
-        or diag join "\n---\n", map { $_->{head} } @with;
-    is scalar(grep { ($_->{headers}{authorization}[0] // '') eq
-                     "Bearer $TOKEN" } @$gw), $n,
-       "$name: $n gateway request(s) with the token";
-    is scalar(@$gw), $n, "$name: $n request(s) reached Turso"
-        or diag join "\n---\n", map { $_->{head} . $_->{body} } @$gw;
-    return ($gw, $other);
-}
 
 sub no_token_in_answer {
     my ($r, $name) = @_;
@@ -269,7 +239,7 @@ subtest 'auth_request with a POST body: the client\'s headers, no body, no token
                         headers => ['Authorization: Basic cG9ydGFsOnB3']);
     is $r->{status}, 200, 'answered';
     no_token_in_answer($r, 'auth_request');
-    my ($gw, $other) = token_only_upstream(1, 'auth_request');
+    my ($gw, $other) = $spy->token_only($TOKEN, 1, 'auth_request');
     is $gw->[0]{body}, $BOB_CANON, 'Turso got the canonical body';
     my ($a) = grep { $_->{path} eq '/other/auth' } @$other;
     ok $a, 'the auth subrequest ran';
@@ -283,7 +253,7 @@ subtest 'if: return runs before the gateway, a JSON error, nothing upstream' => 
     my $r = $t->request(method => 'POST', path => $LIST, body => $BOB,
                         headers => ['X-Return: 1']);
     json_error($r, 'return 418 in an if');
-    my ($gw) = token_only_upstream(0, 'if return');
+    my ($gw) = $spy->token_only($TOKEN, 0, 'if return');
 };
 
 subtest 'if with a set: the location\'s gateway runs as usual' => sub {
@@ -291,7 +261,7 @@ subtest 'if with a set: the location\'s gateway runs as usual' => sub {
     my $r = $t->request(method => 'POST', path => $LIST, body => $BOB,
                         headers => ['X-Set: 1']);
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'if set');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'if set');
     is $gw->[0]{body}, $BOB_CANON, 'the canonical body';
 };
 
@@ -300,7 +270,7 @@ subtest 'if with its own proxy_pass: the gateway is in front of it too' => sub {
     my $r = $t->request(method => 'POST', path => $LIST, body => $BOB,
                         headers => ['X-Alt: 1']);
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'if proxy_pass');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'if proxy_pass');
     is $gw->[0]{headers}{'x-via-if'}[0], '1', 'through the if\'s proxy_pass';
     is $gw->[0]{body}, $BOB_CANON, 'the canonical body';
 
@@ -309,7 +279,7 @@ subtest 'if with its own proxy_pass: the gateway is in front of it too' => sub {
                      body => '{"username":"bob","role":"owner"}',
                      headers => ['X-Alt: 1']);
     error_is $r, 400, 'invalid_role';
-    token_only_upstream(0, 'if proxy_pass, refused body');
+    $spy->token_only($TOKEN, 0, 'if proxy_pass, refused body');
 };
 
 subtest 'limit_except: a denied method is a JSON 403, an allowed one validated' => sub {
@@ -317,20 +287,20 @@ subtest 'limit_except: a denied method is a JSON 403, an allowed one validated' 
     my $r = $t->request(method => 'POST', path => '/v1/organizations/lx/members',
                         body => $BOB);
     error_is $r, 403, 'forbidden';
-    token_only_upstream(0, 'limit_except deny');
+    $spy->token_only($TOKEN, 0, 'limit_except deny');
 
     reset_all();
     $r = $t->request(method => 'POST', path => '/v1/organizations/la/members',
                      body => $BOB);
     is $r->{status}, 200, 'allowed by limit_except\'s allow';
-    my ($gw) = token_only_upstream(1, 'limit_except allow');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'limit_except allow');
     is $gw->[0]{body}, $BOB_CANON, 'the canonical body';
 
     reset_all();
     $r = $t->request(method => 'POST', path => '/v1/organizations/la/members',
                      body => '{"username":"bob","role":"owner"}');
     error_is $r, 400, 'invalid_role', 'limit_except allow: still validated';
-    token_only_upstream(0, 'limit_except allow, refused body');
+    $spy->token_only($TOKEN, 0, 'limit_except allow, refused body');
 };
 
 subtest 'mirror without the body: the client\'s headers, never the token' => sub {
@@ -338,7 +308,7 @@ subtest 'mirror without the body: the client\'s headers, never the token' => sub
     my $r = $t->request(method => 'POST', path => '/v1/organizations/mnb/members',
                         body => '{"username":"bob","role":"owner"}');
     error_is $r, 400, 'invalid_role';
-    my ($gw, $other) = token_only_upstream(0, 'mirror, refused body');
+    my ($gw, $other) = $spy->token_only($TOKEN, 0, 'mirror, refused body');
     ok scalar(grep { $_->{path} eq '/other/mirror-nobody' } @$other),
        'the mirror ran';
 
@@ -346,7 +316,7 @@ subtest 'mirror without the body: the client\'s headers, never the token' => sub
     $r = $t->request(method => 'POST', path => '/v1/organizations/mnb/members',
                      body => $BOB);
     is $r->{status}, 200;
-    ($gw, $other) = token_only_upstream(1, 'mirror, valid body');
+    ($gw, $other) = $spy->token_only($TOKEN, 1, 'mirror, valid body');
     is $gw->[0]{body}, $BOB_CANON, 'Turso got the canonical body';
 };
 
@@ -355,14 +325,14 @@ subtest 'try_files to a named gateway location: validated there, with the token'
     my $r = $t->request(method => 'POST', path => '/v1/organizations/tfgw/members',
                         body => $BOB);
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'try_files @gw');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'try_files @gw');
     is $gw->[0]{body}, $BOB_CANON, 'the canonical body';
 
     reset_all();
     $r = $t->request(method => 'POST', path => '/v1/organizations/tfgw/members',
                      body => '{"username":"bob","role":"owner"}');
     error_is $r, 400, 'invalid_role';
-    token_only_upstream(0, 'try_files @gw, refused body');
+    $spy->token_only($TOKEN, 0, 'try_files @gw, refused body');
 };
 
 # --- nested locations -------------------------------------------------------
@@ -372,7 +342,7 @@ subtest 'a nested location with its own proxy_pass is a gateway' => sub {
     my $r = $t->request(method => 'GET',
                         path => '/v1/organizations/nest/members/nestedpass');
     is $r->{status}, 200;
-    my ($gw) = token_only_upstream(1, 'nested with proxy_pass');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'nested with proxy_pass');
     is $gw->[0]{headers}{'x-nested'}[0], '1', 'through its own proxy_pass';
 };
 
@@ -384,7 +354,7 @@ subtest 'a nested location without proxy_pass: a JSON 500, nothing upstream' => 
     my $r = $t->request(method => 'GET',
                         path => '/v1/organizations/nest/members/nested');
     error_is $r, 500, 'internal_error';
-    token_only_upstream(0, 'nested without proxy_pass');
+    $spy->token_only($TOKEN, 0, 'nested without proxy_pass');
     like $t->error_log_since($mark), qr/the location has no "proxy_pass"/,
          'logged';
 };
@@ -401,7 +371,7 @@ subtest 'Content-Length over the cap: 413 at once, whatever client_max_body_size
         my $r = head_only("POST $path HTTP/1.1\r\nHost: x\r\n"
                           . "Content-Length: $len\r\n\r\n");
         error_is $r, 413, 'body_too_large', "$what: 413 before the body";
-        token_only_upstream(0, $what);
+        $spy->token_only($TOKEN, 0, $what);
     }
 };
 
@@ -411,7 +381,7 @@ subtest 'Expect: 100-continue over the cap: 413, no 100 Continue' => sub {
                       . "20000\r\nExpect: 100-continue\r\n\r\n");
     error_is $r, 413, 'body_too_large';
     is $r->{interim}, 0, 'no 100 Continue';
-    token_only_upstream(0, 'expect');
+    $spy->token_only($TOKEN, 0, 'expect');
 };
 
 subtest 'HTTP/2: a body over the cap, with and without a length' => sub {
@@ -423,7 +393,7 @@ subtest 'HTTP/2: a body over the cap, with and without a length' => sub {
     $r = $t->h2_request(method => 'POST', path => $LIST, body => 'x' x 40000,
                         client => 'node');
     error_is $r, 413, 'body_too_large', 'with its length';
-    token_only_upstream(0, 'HTTP/2 over the cap');
+    $spy->token_only($TOKEN, 0, 'HTTP/2 over the cap');
 };
 
 subtest 'chunked, HTTP/1.0: the canonical body with its own length' => sub {
@@ -431,7 +401,7 @@ subtest 'chunked, HTTP/1.0: the canonical body with its own length' => sub {
     my $r = $t->request(method => 'POST', path => $LIST,
                         chunked => ['{"usern', 'ame":"bob"}']);
     is $r->{status}, 200, 'chunked';
-    my ($gw) = token_only_upstream(1, 'chunked');
+    my ($gw) = $spy->token_only($TOKEN, 1, 'chunked');
     is $gw->[0]{body}, $BOB_CANON, 'canonical';
     is $gw->[0]{headers}{'content-length'}[0], length $BOB_CANON,
        'its own Content-Length';
@@ -444,7 +414,7 @@ subtest 'chunked, HTTP/1.0: the canonical body with its own length' => sub {
     $r = $c->read_response(timeout => 3);
     $c->close;
     is $r->{status}, 200, 'HTTP/1.0';
-    ($gw) = token_only_upstream(1, 'HTTP/1.0');
+    ($gw) = $spy->token_only($TOKEN, 1, 'HTTP/1.0');
     is $gw->[0]{body}, $BOB_CANON, 'canonical';
 };
 
@@ -459,7 +429,7 @@ for my $case (['xagw', 'to a gateway location'], ['xanamed', 'to a named gateway
         error_is $r, 502, 'upstream_error';
         no_token_in_answer($r, $mode);
         ok !exists $r->{headers}{'x-accel-redirect'}, 'no X-Accel-Redirect';
-        my ($gw) = token_only_upstream(1, $mode);
+        my ($gw) = $spy->token_only($TOKEN, 1, $mode);
         like $gw->[0]{head}, qr{^GET /v1/organizations/xa/members/$mode },
              'only the validated request went';
     };
@@ -486,7 +456,7 @@ subtest 'pipelined: after a refused body, and after a refused X-Accel-Redirect' 
     is lc($r[2]{headers}{connection} // ''), 'close',
        'the refused redirect closes the connection, and says so';
     ok $closed, 'closed';
-    my ($gw) = token_only_upstream(2, 'pipelined');
+    my ($gw) = $spy->token_only($TOKEN, 2, 'pipelined');
     is_deeply [map { $_->{path} } @$gw],
               ["$LIST/pipe", '/v1/organizations/xa/members/xagw'],
               'the refused body and the unread 4th never went';
@@ -499,7 +469,7 @@ subtest 'an SSI include into a gateway location: refused, never upstream' => sub
     is $r->{status}, 200, 'the page';
     like $r->{body}, qr/"code":"forbidden"/, 'the include was refused';
     no_token_in_answer($r, 'ssi');
-    token_only_upstream(0, 'ssi include into the gateway');
+    $spy->token_only($TOKEN, 0, 'ssi include into the gateway');
 };
 
 # --- CORS on nginx's own errors ---------------------------------------------
@@ -535,7 +505,7 @@ subtest 'CORS: nginx\'s 502 for "no live upstreams" carries the CORS headers' =>
        'Access-Control-Allow-Origin';
     is $r->{headers}{'access-control-allow-credentials'}, 'true',
        'Access-Control-Allow-Credentials';
-    token_only_upstream(0, 'no live upstreams');
+    $spy->token_only($TOKEN, 0, 'no live upstreams');
 };
 
 # --- the cap where nginx's Content-Length check does not run --------------
@@ -560,7 +530,7 @@ subtest 'a named gateway location: Content-Length over the cap, 413 at once' => 
                    . "\r\nContent-Length: 20000\r\nExpect: 100-continue\r\n\r\n");
     is $r->{interim}, 0, 'Expect: no 100 Continue for a body over the cap';
     error_is $r, 413, 'body_too_large', 'Expect: 413';
-    token_only_upstream(0, 'named location over the cap');
+    $spy->token_only($TOKEN, 0, 'named location over the cap');
 };
 
 subtest 'turso_members_max_body_size 0: no body at all' => sub {
@@ -600,7 +570,7 @@ CONF
 
     is $z->request(method => 'GET', path => $LIST)->{status}, 200,
        'a request without a body goes through';
-    my ($gw) = got();
+    my ($gw) = $spy->split;
     is scalar(@$gw), 1, 'only that one reached Turso';
     $z->stop;
 };
@@ -627,6 +597,6 @@ CONF
     $n->stop;
 };
 
-is worker_pids(), $workers, 'no worker died in this file';
+is join(',', $t->workers), $workers, 'no worker died in this file';
 
 done_testing;

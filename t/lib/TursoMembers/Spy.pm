@@ -10,6 +10,9 @@ package TursoMembers::Spy;
 #   $spy->port;
 #   $spy->reset;                           # forget what was recorded
 #   my @got = $spy->requests;              # [{ head, body, path, headers }]
+#   my ($gw, $other) = $spy->split;        # /v1/... requests, and the rest
+#   $spy->token_only($token, $n, $name);   # tests: the token reached $n
+#                                          # gateway requests, nothing else
 #
 # Answers, by the path's last segment:
 #   int100 int103   "100 Continue" / "103 Early Hints", then a 409
@@ -99,6 +102,38 @@ sub requests {
     }
 
     return @got;
+}
+
+
+# The requests recorded: the gateway's (to /v1/...) and the others'.
+sub split {
+    my ($self) = @_;
+
+    my @all = $self->requests;
+    return ([ grep { $_->{path} =~ m{^/v1/} } @all ],
+            [ grep { $_->{path} !~ m{^/v1/} } @all ]);
+}
+
+
+# Tests that exactly $n requests reached the gateway's upstream, each with
+# the token, and that no other request carried any of it; returns split().
+sub token_only {
+    my ($self, $token, $n, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    my ($gw, $other) = $self->split;
+    my @with = grep { index($_->{head} . $_->{body}, $token) >= 0 } @$other;
+
+    Test::More::ok(!@with, "$name: no other request has the token")
+        or Test::More::diag(join "\n---\n", map { $_->{head} } @with);
+    Test::More::is(scalar(grep { ($_->{headers}{authorization}[0] // '')
+                                 eq "Bearer $token" } @$gw),
+                   $n, "$name: $n gateway request(s) with the token");
+    Test::More::is(scalar(@$gw), $n, "$name: $n request(s) reached Turso")
+        or Test::More::diag(join "\n---\n",
+                            map { $_->{head} . $_->{body} } @$gw);
+
+    return ($gw, $other);
 }
 
 

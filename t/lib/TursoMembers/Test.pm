@@ -26,6 +26,8 @@ package TursoMembers::Test;
 #   raw_headers($u, $name)                 every value of a header, in order
 #   $t->nginx_t_refuses($config, $re, $name, %args)   nginx -t fails, says so
 #   $t->workers                            the worker processes' pids
+#   token_id($token)                       its $turso_members_token_id
+#   past_interval()                        sleeps past a refresh=1s
 #
 # new(%args):
 #   config       server-level text (locations ...) replacing the default
@@ -83,6 +85,7 @@ use warnings;
 
 use Carp qw(croak);
 use Cwd qw(abs_path);
+use Digest::SHA ();
 use File::Basename qw(basename dirname);
 use File::Path qw(make_path remove_tree);
 use File::Spec;
@@ -100,7 +103,7 @@ use Time::HiRes qw(sleep time);
 use Exporter ();
 our @ISA = (q(Exporter));
 our @EXPORT = qw(default_locations json_body error_is free_port
-                 raw_headers ADD_MEMBER);
+                 raw_headers token_id past_interval ADD_MEMBER);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
@@ -145,6 +148,14 @@ sub done_testing {
     run_checks();
     Test::More->builder->done_testing(@_);
 }
+
+
+# The id the gateway logs for a token ($turso_members_token_id).
+sub token_id { substr(Digest::SHA::sha256_hex($_[0]), 0, 12) }
+
+
+# Sleeps past a token file's refresh=1s.
+sub past_interval { sleep 1.3 * $TIMEOUT_FACTOR }
 
 
 sub default_locations {
