@@ -212,12 +212,13 @@ typedef struct {
     ngx_uint_t                      http_status;  /* else the code's */
 
     /*
-     * The headers of the upstream request, the token's among them: in
-     * r->headers_in only while the location's content handler runs
-     * (ngx_turso_members_upstream.c)
+     * The headers of the upstream request, the token's among them, and
+     * its URI: in r->headers_in and r->unparsed_uri only while the
+     * location's content handler runs (ngx_turso_members_upstream.c)
      */
     ngx_list_t                      upstream_headers;
     ngx_list_t                      client_headers;  /* while they are */
+    ngx_str_t                       client_uri;      /* likewise */
 
     u_char                          id[32];      /* the gateway's id */
 
@@ -227,6 +228,7 @@ typedef struct {
     unsigned                        replacing:1;
     unsigned                        holding:1;
     unsigned                        handing_off:1;  /* proxy_pass's turn */
+    unsigned                        client_uri_valid:1;
 } ngx_turso_members_ctx_t;
 
 

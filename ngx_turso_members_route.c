@@ -411,20 +411,19 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     u_char                           *p;
-    size_t                            len, prefix;
+    size_t                            len;
     ngx_str_t                        *item;
     const ngx_turso_members_route_t  *rt;
 
     rt = ctx->route;
 
     /*
-     * "proxy_pass http://upstream;" (no URI, no variables) sends r->uri,
-     * never the client's bytes: escaped when it is marked quoted
+     * The client's arguments go nowhere, whatever the proxy_pass form;
+     * the form with no URI part sends this path through r->unparsed_uri
+     * (ngx_turso_members_upstream_run())
      */
 
     ngx_str_null(&r->args);
-    r->valid_unparsed_uri = 0;
-    r->quoted_uri = 0;
 
     if (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE) {
         /*
@@ -464,35 +463,12 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     *p++ = '/';
     p = ngx_cpymem(p, rt->collection.data, rt->collection.len);
 
-    prefix = p - ctx->upstream_uri.data;
-
     if (item) {
         *p++ = '/';
         p = ngx_turso_members_route_escape(p, item);
     }
 
     ctx->upstream_uri.len = p - ctx->upstream_uri.data;
-
-    /* the same path, unescaped, as the request's URI */
-
-    if (item == NULL || ctx->upstream_uri.len == prefix + 1 + item->len) {
-        /* nothing was escaped */
-        r->uri = ctx->upstream_uri;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, prefix + 1 + item->len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->uri.data = p;
-    p = ngx_cpymem(p, ctx->upstream_uri.data, prefix);
-    *p++ = '/';
-    p = ngx_cpymem(p, item->data, item->len);
-    r->uri.len = p - r->uri.data;
-
-    r->quoted_uri = 1;
 
     return NGX_OK;
 }

@@ -8,10 +8,11 @@
  * The upstream gets a list of headers the gateway made: the token, the
  * canonical body's Content-Type, the request id and the few client headers
  * that cannot change how the upstream reads the request.  That list takes
- * the place of the client's in r->headers_in only while the location's
+ * the place of the client's in r->headers_in, and the upstream path the
+ * place of the client's in r->unparsed_uri, only while the location's
  * content handler (proxy_pass) runs, which is when the proxy module
- * builds the upstream request; before and after, r->headers_in holds the
- * client's headers.  So nothing else that reads or copies the request —
+ * builds the upstream request; before and after, the request holds the
+ * client's.  So nothing else that reads or copies the request —
  * a mirror or any subrequest, an internal redirect, the logs — can see
  * the token.
  *
@@ -191,6 +192,17 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
 
     ctx->client_headers = r->headers_in.headers;
     r->headers_in.headers = ctx->upstream_headers;
+
+    /*
+     * proxy_pass with no URI part sends r->unparsed_uri as it is: the
+     * upstream path the gateway escaped, as the variable form does
+     */
+
+    ctx->client_uri = r->unparsed_uri;
+    ctx->client_uri_valid = r->valid_unparsed_uri;
+    r->unparsed_uri = ctx->upstream_uri;
+    r->valid_unparsed_uri = 1;
+
     ctx->handing_off = 1;
 
     rc = tlcf->content_handler(r);
@@ -218,6 +230,8 @@ ngx_turso_members_upstream_done(ngx_http_request_t *r,
     }
 
     r->headers_in.headers = ctx->client_headers;
+    r->unparsed_uri = ctx->client_uri;
+    r->valid_unparsed_uri = ctx->client_uri_valid;
     ctx->handing_off = 0;
 
     ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));

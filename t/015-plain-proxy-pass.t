@@ -1,6 +1,7 @@
-# "proxy_pass http://upstream;" without the variable: the gateway sets the
-# request's URI to the validated path, with no arguments, so that nginx's
-# own URI handling sends exactly what $turso_members_upstream_uri holds.
+# "proxy_pass http://upstream;" without the variable: while proxy_pass
+# builds the upstream request, the gateway puts the validated path, escaped,
+# in the request's unparsed URI, which that form sends as it is: exactly
+# what $turso_members_upstream_uri holds, with no arguments.
 
 use strict;
 use warnings;
@@ -54,6 +55,65 @@ for my $c (@cases) {
         ok $r->{status} =~ /^(200|404)$/, "answered ($r->{status})";
     };
 }
+
+# Found by an attack: nginx's own escaping (NGX_ESCAPE_URI) left
+# "; = , : ' ! $ [ ] * ( ) &" as they were, so a username "bob;" went as
+# ".../members/bob;" with this form and ".../members/bob%3B" with the
+# variable.  Every byte, in a username and in an email: both forms send
+# the same bytes (or refuse alike), escaped as Turso's clients escape.
+my $v = TursoMembers::Test->new(config => <<'CONF');
+        location / {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+CONF
+
+sub upstream_url {
+    my ($gw, $method, $path) = @_;
+    $gw->mock_reset;
+    my $r = $gw->request(method => $method, path => $path);
+    my $u = $gw->upstream_requests;
+    return ($r->{status}, @$u ? $u->[0]{url} : 'nothing', scalar @$u);
+}
+
+sub turso_escape {
+    join '', map { /[A-Za-z0-9\-._~@+]/ ? $_ : sprintf '%%%02X', ord }
+             split //, $_[0];
+}
+
+subtest 'both proxy_pass forms send the same escaped path' => sub {
+    my ($same, $escaped, $sent) = (0, 0, 0);
+    for my $byte (0x20 .. 0x7e, 0xc3, 0xe2) {
+        my $ch = chr $byte;
+        my $enc = sprintf '%%%02X', $byte;
+        $enc .= $byte == 0xc3 ? '%B8' : $byte == 0xe2 ? '%80%94' : '';
+        my $raw = $byte == 0xc3 ? "\xc3\xb8" : $byte == 0xe2 ? "\xe2\x80\x94"
+                : $ch;
+        for my $c ([GET => '/v1/organizations/acme/members/', "b${raw}b",
+                    "b${enc}b"],
+                   [DELETE => '/v2/organizations/acme/invites/',
+                    "a${raw}b\@example.com", "a${enc}b%40example.com"])
+        {
+            my ($method, $prefix, $item, $path_item) = @$c;
+            my @plain = upstream_url($t, $method, $prefix . $path_item);
+            my @var = upstream_url($v, $method, $prefix . $path_item);
+            is "@plain", "@var", sprintf('%s 0x%02x: the same', $method,
+                                          $byte)
+                and $same++;
+            next unless $plain[2];
+            $sent++;
+            is $plain[1], $prefix . turso_escape($item),
+               sprintf('%s 0x%02x: escaped as Turso\'s clients do', $method,
+                       $byte)
+                and $escaped++;
+        }
+    }
+    ok $sent > 100, "most bytes are valid in a username or an email ($sent)";
+    diag "same $same, escaped $escaped of $sent sent";
+};
 
 subtest 'anything off the table is still never proxied' => sub {
     $t->mock_reset;

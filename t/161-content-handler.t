@@ -174,6 +174,19 @@ CONF
       . gw('turso_members_cors_origins http://portal.example;') . <<'CONF'
         }
 
+        # proxy_set_header with client header variables
+        location /v1/organizations/vars/ {
+CONF
+      . gw('proxy_set_header X-V-Host $http_host;
+            proxy_set_header X-V-Cookie $http_cookie;
+            proxy_set_header X-V-Referer $http_referer;
+            proxy_set_header X-V-Xff $http_x_forwarded_for;
+            proxy_set_header X-V-Foo $http_x_foo;
+            proxy_set_header X-V-Auth $http_authorization;
+            proxy_set_header X-V-Type $http_content_type;
+            proxy_set_header X-V-Request $request_uri;') . <<'CONF'
+        }
+
         # the upstream is the fake server: X-Accel-Redirect, SSI
         location /v1/organizations/xa/ {
 CONF
@@ -246,6 +259,35 @@ subtest 'auth_request with a POST body: the client\'s headers, no body, no token
     is $a->{body}, '', 'without the body' if $a;
     is $a->{headers}{authorization}[0], 'Basic cG9ydGFsOnB3',
        'with the client\'s own credentials' if $a;
+};
+
+subtest 'variables during the hand-off: which read the client\'s' => sub {
+    reset_all();
+    my $path = '/v1/organizations/vars/members/b%3Bb?role=owner';
+    my $r = $t->request(method => 'GET', path => $path,
+                        headers => ['Host: client.example',
+                                    'Cookie: sess=abc',
+                                    'Referer: http://r.example/',
+                                    'X-Forwarded-For: 192.0.2.1',
+                                    'X-Foo: foo',
+                                    'Authorization: Basic cG9ydGFsOnB3',
+                                    'Content-Type: text/plain']);
+    is $r->{status}, 200;
+    my ($gw) = $spy->token_only($TOKEN, 1, 'proxy_set_header variables');
+    my $h = $gw->[0]{headers};
+    my %v = map { $_ => $h->{"x-v-$_"} ? $h->{"x-v-$_"}[0] : 'absent' }
+            qw(host cookie referer xff foo auth type request);
+    is_deeply \%v, {
+        host => 'client.example', cookie => 'sess=abc',
+        referer => 'http://r.example/', xff => '192.0.2.1',
+        foo => 'absent', auth => 'absent', type => 'absent',
+        request => '/v1/organizations/vars/members/b%3Bb',
+    }, 'nginx\'s own fields read the client\'s; the list\'s headers read '
+       . 'empty, the token too; $request_uri is the upstream path'
+        or diag explain \%v;
+    is $gw->[0]{path}, '/v1/organizations/vars/members/b%3Bb',
+       'the upstream path: escaped, no arguments';
+    is_deeply $h->{authorization}, ["Bearer $TOKEN"], 'one Authorization';
 };
 
 subtest 'if: return runs before the gateway, a JSON error, nothing upstream' => sub {
