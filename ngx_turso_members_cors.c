@@ -496,8 +496,8 @@ ngx_turso_members_cors_listed(ngx_str_t *list, ngx_str_t *origin)
 
 /*
  * Finds a request header the core does not index: how many times the
- * request has it, and the value of the last one.  An empty value counts
- * as none.
+ * request has it, and the value of the last one.  One empty value counts
+ * as none; two headers are two, empty or not.
  */
 
 static ngx_uint_t
@@ -511,7 +511,7 @@ ngx_turso_members_cors_request_header(ngx_http_request_t *r, ngx_str_t *name,
 
     n = ngx_turso_members_header_find(&r->headers_in.headers, name, &h);
 
-    if (n == 0 || h->value.len == 0) {
+    if (n == 0 || (n == 1 && h->value.len == 0)) {
         return 0;
     }
 
