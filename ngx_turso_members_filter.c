@@ -536,11 +536,12 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
 
         ngx_memcpy(raw, b->pos, size);
 
-        ngx_turso_members_token_mask(r->pool, tlcf, raw, size, len);
+        ngx_turso_members_token_mask(r->pool, tlcf, ctx->sent, raw, size,
+                                     len);
 
         len = (u_char *) ngx_escape_json(p, raw, len) - p;
 
-        ngx_turso_members_token_mask(r->pool, tlcf, p, len, len);
+        ngx_turso_members_token_mask(r->pool, tlcf, ctx->sent, p, len, len);
     }
 
     /* a refused token: which one, and what it means */
@@ -561,8 +562,8 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
     if (*why) {
         ngx_str_set(&id, "-");
 
-        if (ctx->token) {
-            id = ctx->token->id;
+        if (ctx->token && ngx_turso_members_token_id(ctx)) {
+            id = *ngx_turso_members_token_id(ctx);
             label = ctx->token->label;
         }
     }

@@ -591,10 +591,14 @@ ngx_turso_members_set_body(ngx_http_request_t *r,
 static ngx_int_t
 ngx_turso_members_forward(ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx)
 {
-    if (ngx_turso_members_route_upstream_uri(r, ctx) != NGX_OK
+    ngx_str_t  *authorization;
+
+    authorization = ngx_turso_members_token_use(r, ctx);
+
+    if (authorization == NULL
+        || ngx_turso_members_route_upstream_uri(r, ctx) != NGX_OK
         || ngx_turso_members_request_id(r, ctx) != NGX_OK
-        || ngx_turso_members_upstream_prepare(r, ctx,
-                                   ngx_turso_members_token_get(r, ctx->token))
+        || ngx_turso_members_upstream_prepare(r, ctx, authorization)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -617,22 +617,25 @@ static ngx_int_t
 ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t                *id;
     ngx_turso_members_ctx_t  *ctx;
 
     /* the token the request was (or would have been) forwarded with */
 
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
-    if (ctx == NULL || ctx->token == NULL || ctx->token->id.len == 0) {
+    id = ctx ? ngx_turso_members_token_id(ctx) : NULL;
+
+    if (id == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ctx->token->id.len;
+    v->len = id->len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = ctx->token->id.data;
+    v->data = id->data;
 
     return NGX_OK;
 }

@@ -139,13 +139,27 @@ typedef struct {
 } ngx_turso_members_list_t;
 
 
+/*
+ * A token's value, on the heap: the token holds its current one, and a
+ * request the one it went upstream with, until the request ends (a
+ * refresh may replace the token's meanwhile, and the request's answer
+ * still names it and must not show it).  Zeroed and freed by its last
+ * holder.
+ */
+
 typedef struct {
     ngx_str_t                       authorization;  /* "Bearer <token>" */
-    uint64_t                       *windows;        /* its 8-byte runs */
+    uint64_t                       *windows;        /* its 8-byte runs, */
     size_t                          nwindows;       /* sorted, for logs */
-    u_char                         *mem;            /* both, one block */
-    size_t                          mem_size;
     ngx_str_t                       id;             /* 12 hex digits */
+    ngx_uint_t                      refs;
+    size_t                          size;           /* of the block */
+    u_char                          id_buf[12];
+} ngx_turso_members_secret_t;
+
+
+typedef struct {
+    ngx_turso_members_secret_t     *value;
     ngx_str_t                       source;         /* file or variable */
     ngx_str_t                       organization;   /* empty: the default */
     ngx_str_t                       label;          /* ends its messages */
@@ -154,8 +168,7 @@ typedef struct {
     ngx_file_uniq_t                 uniq;
     time_t                          mtime;
     off_t                           size;
-    unsigned                        heap:1;
-    u_char                          id_buf[12];
+    time_t                          read;           /* when, last */
 } ngx_turso_members_token_t;
 
 
@@ -204,6 +217,7 @@ typedef struct {
     ngx_str_t                       message;
     ngx_str_t                       request_id;
     ngx_turso_members_token_t      *token;       /* the one forwarded with */
+    ngx_turso_members_secret_t     *sent;        /* and its value */
     const char                     *role;
     ngx_uint_t                      code;
     ngx_uint_t                      report;      /* code report mode let by */
@@ -337,11 +351,12 @@ char *ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_turso_members_token_t *ngx_turso_members_token_find(ngx_http_request_t *r,
     ngx_turso_members_loc_conf_t *tlcf, ngx_str_t *org);
-ngx_str_t *ngx_turso_members_token_get(ngx_http_request_t *r,
-    ngx_turso_members_token_t *t);
+ngx_str_t *ngx_turso_members_token_use(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+ngx_str_t *ngx_turso_members_token_id(ngx_turso_members_ctx_t *ctx);
 void ngx_turso_members_token_mask(ngx_pool_t *pool,
-    ngx_turso_members_loc_conf_t *tlcf, u_char *buf, size_t len,
-    size_t scan);
+    ngx_turso_members_loc_conf_t *tlcf, ngx_turso_members_secret_t *sent,
+    u_char *buf, size_t len, size_t scan);
 
 
 extern ngx_module_t  ngx_turso_members_module;

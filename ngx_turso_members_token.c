@@ -35,12 +35,13 @@ static const char *ngx_turso_members_token_read(ngx_str_t *path,
 static const char *ngx_turso_members_token_type(ngx_file_info_t *fi);
 static const char *ngx_turso_members_token_check(u_char *data, size_t *len);
 static ngx_int_t ngx_turso_members_token_set(ngx_turso_members_token_t *t,
-    u_char *data, size_t len, ngx_pool_t *pool);
+    u_char *data, size_t len);
+static void ngx_turso_members_token_release(void *data);
 static void ngx_turso_members_token_refresh(ngx_log_t *log,
     ngx_turso_members_token_t *t);
 static int ngx_libc_cdecl ngx_turso_members_token_window_cmp(const void *a,
     const void *b);
-static void ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t,
+static void ngx_turso_members_token_mask_one(ngx_turso_members_secret_t *v,
     u_char *buf, size_t len, u_char *mask, size_t scan);
 static void ngx_turso_members_token_cleanup(void *data);
 
@@ -103,7 +104,7 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            &path, msg, &t->label);
         rv = NGX_CONF_ERROR;
 
-    } else if (ngx_turso_members_token_set(t, buf, len, cf->pool) != NGX_OK) {
+    } else if (ngx_turso_members_token_set(t, buf, len) != NGX_OK) {
         rv = NGX_CONF_ERROR;
     }
 
@@ -113,6 +114,7 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->uniq = ngx_file_uniq(&fi);
     t->mtime = ngx_file_mtime(&fi);
     t->size = ngx_file_size(&fi);
+    t->read = ngx_time();
 
     return rv;
 }
@@ -170,9 +172,7 @@ ngx_turso_members_token_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_turso_members_token_set(t, (u_char *) env, len, cf->pool)
-        != NGX_OK)
-    {
+    if (ngx_turso_members_token_set(t, (u_char *) env, len) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -461,22 +461,23 @@ ngx_turso_members_token_check(u_char *data, size_t *len)
 
 
 /*
- * Stores "Bearer <token>", the token's id — the first 12 hex digits of its
- * SHA-256, which tell operators which token served a request without
- * revealing it — and every run of 8 bytes of the token, sorted, against
- * which log lines are checked (ngx_turso_members_token_mask()).  In one
- * block, zeroed when replaced: from the pool at load time, from the heap
- * on refresh.
+ * A new value of the token: "Bearer <token>", the token's id — the first
+ * 12 hex digits of its SHA-256, which tell operators which token served a
+ * request without revealing it — and every run of 8 bytes of the token,
+ * sorted, against which log lines are checked
+ * (ngx_turso_members_token_mask()).  In one block on the heap; the value
+ * it replaces goes when its last request does.
  */
 
 static ngx_int_t
 ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
-    size_t len, ngx_pool_t *pool)
+    size_t len)
 {
-    u_char        *p, md[EVP_MAX_MD_SIZE];
-    size_t         size, nw, i;
-    uint64_t      *w;
-    unsigned int   mdlen;
+    u_char                     *p, md[EVP_MAX_MD_SIZE];
+    size_t                      size, nw, i;
+    uint64_t                   *w;
+    unsigned int                mdlen;
+    ngx_turso_members_secret_t  *v;
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
         return NGX_ERROR;
@@ -485,27 +486,21 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     nw = (len >= NGX_TURSO_MEMBERS_TOKEN_RUN)
          ? len - NGX_TURSO_MEMBERS_TOKEN_RUN + 1 : 0;
 
-    size = nw * sizeof(uint64_t) + sizeof("Bearer ") - 1 + len;
+    /* the value, its runs (aligned), "Bearer <token>" */
 
-    /* aligned: the runs come first */
+    size = ngx_align(sizeof(ngx_turso_members_secret_t), sizeof(uint64_t))
+           + nw * sizeof(uint64_t) + sizeof("Bearer ") - 1 + len;
 
-    p = pool ? ngx_palloc(pool, size) : ngx_alloc(size, ngx_cycle->log);
+    p = ngx_alloc(size, ngx_cycle->log);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (t->mem) {
-        ngx_explicit_memzero(t->mem, t->mem_size);
+    v = (ngx_turso_members_secret_t *) p;
+    v->refs = 1;
+    v->size = size;
 
-        if (t->heap) {
-            ngx_free(t->mem);
-        }
-    }
-
-    t->mem = p;
-    t->mem_size = size;
-    t->heap = pool ? 0 : 1;
-
+    p += ngx_align(sizeof(ngx_turso_members_secret_t), sizeof(uint64_t));
     w = (uint64_t *) p;
 
     for (i = 0; i < nw; i++) {
@@ -514,24 +509,46 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
 
     ngx_qsort(w, nw, sizeof(uint64_t), ngx_turso_members_token_window_cmp);
 
-    t->windows = w;
-    t->nwindows = nw;
+    v->windows = w;
+    v->nwindows = nw;
 
     p += nw * sizeof(uint64_t);
 
-    t->authorization.data = p;
-    t->authorization.len = sizeof("Bearer ") - 1 + len;
+    v->authorization.data = p;
+    v->authorization.len = sizeof("Bearer ") - 1 + len;
 
     p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, data, len);
 
-    ngx_hex_dump(t->id_buf, md, 6);
-    t->id.data = t->id_buf;
-    t->id.len = 12;
+    ngx_hex_dump(v->id_buf, md, 6);
+    v->id.data = v->id_buf;
+    v->id.len = 12;
 
     ngx_explicit_memzero(md, sizeof(md));
 
+    if (t->value) {
+        ngx_turso_members_token_release(t->value);
+    }
+
+    t->value = v;
+
     return NGX_OK;
+}
+
+
+/* a holder of a value lets it go: the last one zeroes and frees it */
+
+static void
+ngx_turso_members_token_release(void *data)
+{
+    ngx_turso_members_secret_t  *v = data;
+
+    if (--v->refs) {
+        return;
+    }
+
+    ngx_explicit_memzero(v, v->size);
+    ngx_free(v);
 }
 
 
@@ -578,16 +595,61 @@ ngx_turso_members_token_find(ngx_http_request_t *r,
 }
 
 
+/*
+ * The value a validated request goes upstream with, the token re-read
+ * first when it is due; the request holds that value until it ends.
+ */
+
 ngx_str_t *
-ngx_turso_members_token_get(ngx_http_request_t *r,
-    ngx_turso_members_token_t *t)
+ngx_turso_members_token_use(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
 {
+    ngx_pool_cleanup_t         *cln;
+    ngx_turso_members_token_t  *t;
+
+    t = ctx->token;
+
     if (t->refresh && ngx_current_msec >= t->next_check) {
         t->next_check = ngx_current_msec + t->refresh;
         ngx_turso_members_token_refresh(r->connection->log, t);
     }
 
-    return &t->authorization;
+    if (t->refresh) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_turso_members_token_release;
+        cln->data = t->value;
+        t->value->refs++;
+    }
+
+    /* else the value is the configuration's, which outlives the request */
+
+    ctx->sent = t->value;
+
+    return &ctx->sent->authorization;
+}
+
+
+/*
+ * The id of the token a request went upstream with, else of the one it
+ * would have gone with: for the logs and $turso_members_token_id
+ */
+
+ngx_str_t *
+ngx_turso_members_token_id(ngx_turso_members_ctx_t *ctx)
+{
+    if (ctx->sent) {
+        return &ctx->sent->id;
+    }
+
+    if (ctx->token && ctx->token->value) {
+        return &ctx->token->value->id;
+    }
+
+    return NULL;
 }
 
 
@@ -606,12 +668,19 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       "turso_members: the Turso API token file \"%V\" "
                       "cannot be examined, keeping the current token %V%V",
-                      &t->source, &t->id, &t->label);
+                      &t->source, &t->value->id, &t->label);
         return;
     }
 
+    /*
+     * Unchanged: the same file, size and modification time, which is
+     * older than the last read.  A file changed in the second it was read
+     * may have changed again within that second, the modification time
+     * kept: it is read again until a read comes a second later.
+     */
+
     if (ngx_file_uniq(&fi) == t->uniq && ngx_file_mtime(&fi) == t->mtime
-        && ngx_file_size(&fi) == t->size)
+        && ngx_file_size(&fi) == t->size && t->mtime < t->read)
     {
         return;
     }
@@ -619,6 +688,7 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
     t->uniq = ngx_file_uniq(&fi);
     t->mtime = ngx_file_mtime(&fi);
     t->size = ngx_file_size(&fi);
+    t->read = ngx_time();
 
     msg = ngx_turso_members_token_read(&t->source, buf, &len, &fi, &err);
 
@@ -629,19 +699,26 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
     if (msg != NULL) {
         ngx_log_error(NGX_LOG_ERR, log, err,
                       "turso_members: the Turso API token file \"%V\" %s, "
-                      "keeping the token %V%V", &t->source, msg, &t->id,
-                      &t->label);
+                      "keeping the token %V%V", &t->source, msg,
+                      &t->value->id, &t->label);
 
-    } else if (ngx_turso_members_token_set(t, buf, len, NULL) != NGX_OK) {
+    } else if (t->value->authorization.len == sizeof("Bearer ") - 1 + len
+               && ngx_memcmp(t->value->authorization.data
+                             + sizeof("Bearer ") - 1, buf, len)
+                  == 0)
+    {
+        /* touched, or read again: the same token */
+
+    } else if (ngx_turso_members_token_set(t, buf, len) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "turso_members: cannot store the new Turso API token, "
-                      "keeping the token %V%V", &t->id, &t->label);
+                      "keeping the token %V%V", &t->value->id, &t->label);
 
     } else {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "turso_members: the Turso API token file \"%V\" "
                       "changed, now using the token %V%V", &t->source,
-                      &t->id, &t->label);
+                      &t->value->id, &t->label);
     }
 
     ngx_explicit_memzero(buf, sizeof(buf));
@@ -658,7 +735,8 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
 
 void
 ngx_turso_members_token_mask(ngx_pool_t *pool,
-    ngx_turso_members_loc_conf_t *tlcf, u_char *buf, size_t len, size_t scan)
+    ngx_turso_members_loc_conf_t *tlcf, ngx_turso_members_secret_t *sent,
+    u_char *buf, size_t len, size_t scan)
 {
     u_char                      *mask;
     ngx_uint_t                   i;
@@ -677,15 +755,23 @@ ngx_turso_members_token_mask(ngx_pool_t *pool,
         return;
     }
 
+    /* the value the request went with: a refresh may have replaced it */
+
+    if (sent) {
+        ngx_turso_members_token_mask_one(sent, buf, len, mask, scan);
+    }
+
     if (tlcf->token) {
-        ngx_turso_members_token_mask_one(tlcf->token, buf, len, mask, scan);
+        ngx_turso_members_token_mask_one(tlcf->token->value, buf, len, mask,
+                                         scan);
     }
 
     if (tlcf->tokens) {
         tp = tlcf->tokens->elts;
 
         for (i = 0; i < tlcf->tokens->nelts; i++) {
-            ngx_turso_members_token_mask_one(tp[i], buf, len, mask, scan);
+            ngx_turso_members_token_mask_one(tp[i]->value, buf, len, mask,
+                                             scan);
         }
     }
 
@@ -704,19 +790,19 @@ ngx_turso_members_token_mask(ngx_pool_t *pool,
  */
 
 static void
-ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
+ngx_turso_members_token_mask_one(ngx_turso_members_secret_t *v, u_char *buf,
     size_t len, u_char *mask, size_t scan)
 {
     u_char    *token;
     size_t     tlen, i, lo, hi, mid;
-    uint64_t   v;
+    uint64_t   run;
 
-    if (t->authorization.len <= sizeof("Bearer ") - 1) {
+    if (v == NULL || v->authorization.len <= sizeof("Bearer ") - 1) {
         return;
     }
 
-    token = t->authorization.data + sizeof("Bearer ") - 1;
-    tlen = t->authorization.len - (sizeof("Bearer ") - 1);
+    token = v->authorization.data + sizeof("Bearer ") - 1;
+    tlen = v->authorization.len - (sizeof("Bearer ") - 1);
 
     if (tlen < NGX_TURSO_MEMBERS_TOKEN_RUN) {
 
@@ -731,15 +817,15 @@ ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
 
     for (i = 0; i < scan && i + NGX_TURSO_MEMBERS_TOKEN_RUN <= len; i++) {
 
-        ngx_memcpy(&v, buf + i, sizeof(uint64_t));
+        ngx_memcpy(&run, buf + i, sizeof(uint64_t));
 
         lo = 0;
-        hi = t->nwindows;
+        hi = v->nwindows;
 
         while (lo < hi) {
             mid = lo + (hi - lo) / 2;
 
-            if (t->windows[mid] < v) {
+            if (v->windows[mid] < run) {
                 lo = mid + 1;
 
             } else {
@@ -747,32 +833,22 @@ ngx_turso_members_token_mask_one(ngx_turso_members_token_t *t, u_char *buf,
             }
         }
 
-        if (lo < t->nwindows && t->windows[lo] == v) {
+        if (lo < v->nwindows && v->windows[lo] == run) {
             ngx_memset(mask + i, 1, NGX_TURSO_MEMBERS_TOKEN_RUN);
         }
     }
 }
 
 
-/* the token must not outlive its configuration in freed memory */
+/* the configuration lets its values go */
 
 static void
 ngx_turso_members_token_cleanup(void *data)
 {
     ngx_turso_members_token_t  *t = data;
 
-    if (t->mem == NULL) {
-        return;
+    if (t->value) {
+        ngx_turso_members_token_release(t->value);
+        t->value = NULL;
     }
-
-    ngx_explicit_memzero(t->mem, t->mem_size);
-
-    if (t->heap) {
-        ngx_free(t->mem);
-    }
-
-    t->mem = NULL;
-    t->windows = NULL;
-    t->nwindows = 0;
-    ngx_str_null(&t->authorization);
 }

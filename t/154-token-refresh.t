@@ -207,6 +207,88 @@ subtest 'a file rewritten in place (same inode, new size)' => sub {
     is $r->{status}, 200, 'the mock takes it: 200';
 };
 
+# Found by an attack: the file was compared by its modification time in
+# whole seconds, so a rewrite in place with a token of the same length, in
+# the second the worker had read the file, was never seen.
+subtest 'a rewrite in place in the second it was read (same size)' => sub {
+    SKIP: {
+        skip 'timing: slow binary', 4 if $TursoMembers::Test::TIMEOUT_FACTOR > 1;
+        my ($a, $b) = ('same-second-token-A', 'same-second-token-B');
+        past_interval();
+        sleep 1.05 - (time - int time);       # early in a second
+        my $start = int time;
+        open my $fh, '+<', $file or die "$file: $!";
+        truncate $fh, 0;
+        print $fh "$a\n";
+        close $fh;
+        my ($auth) = auth_of();
+        is $auth, "Bearer $a", 'the token written';
+        my $mark = $t->log_mark;
+        open $fh, '+<', $file or die "$file: $!";
+        truncate $fh, 0;
+        print $fh "$b\n";
+        close $fh;
+        skip 'the second ended before the second write', 3
+            if int(time) != $start;
+        past_interval();
+        ($auth) = auth_of();
+        is $auth, "Bearer $b", 'rewritten within that second: read again';
+        past_interval();
+        ($auth) = auth_of();
+        is $auth, "Bearer $b", 'and kept';
+        my @n = $t->error_log_since($mark) =~ /now using the token/g;
+        is scalar @n, 1, 'one [notice]';
+    }
+};
+
+# Found by an attack: a request's upstream error was masked against the
+# token the worker held when the answer came, and named that token, so a
+# refresh while the request was upstream let the old token into the log
+# and blamed the new one.
+subtest 'a request upstream while the token is replaced: its own token' => sub {
+    my $old = 'in-flight-OLD-token-0123456789';
+    my $new = 'in-flight-NEW-token-9876543210';
+    rotate("$old\n");
+    past_interval();
+    my ($auth) = auth_of();
+    is $auth, "Bearer $old", 'the old token';
+
+    my $mark = $t->log_mark;
+    my $tids = length TursoMembers::Test::slurp($t->prefix . '/logs/tid.log');
+    $t->mock_script([{ status => 401, delay_ms => 3000,
+                       body => qq({"error":"echo Authorization: Bearer $old"}) }]);
+    my $c = $t->connect;
+    $c->send_raw("GET $LIST HTTP/1.1\r\nHost: localhost\r\n"
+                 . "Connection: close\r\n\r\n");
+    sleep 0.3;
+    my $u = $t->upstream_requests;
+    is $u->[-1]{headers}{authorization}, "Bearer $old",
+       'the slow request went with the old token';
+
+    rotate("$new\n");
+    past_interval();
+    ($auth) = auth_of();
+    is $auth, "Bearer $new", 'a request after the refresh: the new token';
+
+    my $r = $c->read_response(timeout => 10);
+    $c->close;
+    error_is $r, 502, 'upstream_unauthorized', 'the slow request';
+
+    my $log = $t->error_log_since($mark);
+    my @leaks = grep { index($log, substr($old, $_, 8)) >= 0 }
+                0 .. length($old) - 8;
+    is scalar @leaks, 0, 'no 8 bytes of the old token in the error log'
+        or diag $log;
+    my @ids = $log =~ /upstream answered 401.*?; token (\w+)/g;
+    is_deeply [ sort @ids ], [ sort(token_id($old), token_id($new)) ],
+              'each 401 names the token it went with' or diag $log;
+    my $tid = substr(TursoMembers::Test::slurp($t->prefix . '/logs/tid.log'),
+                     $tids);
+    is_deeply [ sort split /\n/, $tid ],
+              [ sort(token_id($old), token_id($new)) ],
+              '$turso_members_token_id: the same';
+};
+
 # The path of the file, whatever its length, is a C string for stat() and
 # open(): for each remainder mod 8, one nginx, one rotation.
 for my $rem (0 .. 7) {
