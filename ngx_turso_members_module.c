@@ -345,6 +345,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_turso_members_loc_conf_t  *prev = parent;
     ngx_turso_members_loc_conf_t  *conf = child;
 
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_turso_members_main_conf_t  *tmcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -393,6 +394,30 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "is configured: use \"turso_members_token_file\" "
                            "or \"turso_members_token_env\"");
         return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Under "satisfy any" an allowed address (or another access module)
+     * lets a request in before auth_basic checks its password, and
+     * $remote_user then names whatever user the client's Authorization
+     * claims: a policy keyed on it can be chosen by the client.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->enable && clcf->handler
+        && clcf->satisfy == NGX_HTTP_SATISFY_ANY
+        && (conf->roles.values || conf->operations.values
+            || conf->organizations.values))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"satisfy any\" in the \"turso_members\" "
+                           "location \"%V\", whose policy uses variables: "
+                           "when an allowed address lets a request in, "
+                           "$remote_user is the user the client claims, "
+                           "unchecked; key the policy on what only a "
+                           "passed check sets, or use \"satisfy all\"",
+                           &clcf->name);
     }
 
     return ngx_turso_members_merge_redirects(cf, prev, conf);

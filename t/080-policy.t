@@ -654,4 +654,30 @@ subtest 'configuration: invalid values fail nginx -t' => sub {
     is $code, 0, 'valid lists pass' or diag $out;
 };
 
+# Found by an attack: under "satisfy any", an allowed address skips
+# auth_basic and $remote_user is what the client's Authorization claims,
+# so a policy mapped from it was the client's choice.  nginx -t says so.
+subtest 'satisfy any with a policy of variables: nginx -t warns' => sub {
+    my $map = 'map $remote_user $portal_roles { ops "admin member viewer"; '
+              . 'default viewer; }';
+    my $auth = 'allow 127.0.0.1; deny all; auth_basic x; '
+               . 'auth_basic_user_file %%PREFIX%%/conf/htpasswd;';
+    for my $c (['satisfy any; ' . $auth
+                . ' turso_members_allowed_roles $portal_roles;', 1],
+               ['satisfy any; ' . $auth
+                . ' turso_members_organizations $http_x_orgs;', 1],
+               ['satisfy all; ' . $auth
+                . ' turso_members_allowed_roles $portal_roles;', 0],
+               ['satisfy any; ' . $auth
+                . ' turso_members_allowed_roles member viewer;', 0])
+    {
+        my ($code, $out) = $static->nginx_t(default_locations($c->[0]),
+                                            http_config => $map);
+        is $code, 0, "passes: $c->[0]" or diag $out;
+        my $warned = $out =~ /\[warn\].*"satisfy any" in the "turso_members" location "\/v1\/organizations\/", whose policy uses variables.*\$remote_user is the user the client claims/;
+        is !!$warned, !!$c->[1], ($c->[1] ? 'warns' : 'no warning')
+            or diag $out;
+    }
+};
+
 done_testing;
