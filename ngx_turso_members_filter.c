@@ -562,8 +562,10 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
     if (*why) {
         ngx_str_set(&id, "-");
 
-        if (ctx->token && ngx_turso_members_token_id(ctx)) {
-            id = *ngx_turso_members_token_id(ctx);
+        /* the upstream answered: the request went with ctx->sent */
+
+        if (ctx->sent) {
+            id = ctx->sent->id;
             label = ctx->token->label;
         }
     }

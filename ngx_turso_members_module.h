@@ -168,7 +168,7 @@ typedef struct {
     ngx_file_uniq_t                 uniq;
     time_t                          mtime;
     off_t                           size;
-    time_t                          read;           /* when, last */
+    time_t                          read_at;        /* the last read */
 } ngx_turso_members_token_t;
 
 

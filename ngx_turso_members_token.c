@@ -114,7 +114,7 @@ ngx_turso_members_token_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->uniq = ngx_file_uniq(&fi);
     t->mtime = ngx_file_mtime(&fi);
     t->size = ngx_file_size(&fi);
-    t->read = ngx_time();
+    t->read_at = ngx_time();
 
     return rv;
 }
@@ -609,12 +609,19 @@ ngx_turso_members_token_use(ngx_http_request_t *r,
 
     t = ctx->token;
 
-    if (t->refresh && ngx_current_msec >= t->next_check) {
-        t->next_check = ngx_current_msec + t->refresh;
-        ngx_turso_members_token_refresh(r->connection->log, t);
-    }
+    /*
+     * A refresh may replace the value while the request is upstream: the
+     * request holds it.  Without refresh= the value is the configuration's,
+     * which outlives the request.
+     */
 
     if (t->refresh) {
+
+        if (ngx_current_msec >= t->next_check) {
+            t->next_check = ngx_current_msec + t->refresh;
+            ngx_turso_members_token_refresh(r->connection->log, t);
+        }
+
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NULL;
@@ -624,8 +631,6 @@ ngx_turso_members_token_use(ngx_http_request_t *r,
         cln->data = t->value;
         t->value->refs++;
     }
-
-    /* else the value is the configuration's, which outlives the request */
 
     ctx->sent = t->value;
 
@@ -680,7 +685,7 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
      */
 
     if (ngx_file_uniq(&fi) == t->uniq && ngx_file_mtime(&fi) == t->mtime
-        && ngx_file_size(&fi) == t->size && t->mtime < t->read)
+        && ngx_file_size(&fi) == t->size && t->mtime < t->read_at)
     {
         return;
     }
@@ -688,7 +693,7 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
     t->uniq = ngx_file_uniq(&fi);
     t->mtime = ngx_file_mtime(&fi);
     t->size = ngx_file_size(&fi);
-    t->read = ngx_time();
+    t->read_at = ngx_time();
 
     msg = ngx_turso_members_token_read(&t->source, buf, &len, &fi, &err);
 

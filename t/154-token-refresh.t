@@ -241,6 +241,19 @@ subtest 'a rewrite in place in the second it was read (same size)' => sub {
     }
 };
 
+subtest 'a touched file that holds the same token: no change, no [notice]' => sub {
+    my ($auth) = auth_of();
+    my $mark = $t->log_mark;
+    my $now = time + 5;
+    utime $now, $now, $file or die "utime: $!";
+    past_interval();
+    my $before = $auth;
+    ($auth) = auth_of();
+    is $auth, $before, 'the same token';
+    unlike $t->error_log_since($mark), qr/now using the token|keeping the token/,
+           'nothing logged' or diag $t->error_log_since($mark);
+};
+
 # Found by an attack: a request's upstream error was masked against the
 # token the worker held when the answer came, and named that token, so a
 # refresh while the request was upstream let the old token into the log
