@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_turso_members authors
  *
- * The one error writer: every error a client of the gateway sees, its own
+ * The error codes: their table, how statuses map to them, and the body
+ * that carries one.  Every error a client of the gateway sees, its own
  * and the upstream's, is a JSON object of one shape, written from values
  * the gateway validated.
  */
@@ -14,10 +15,20 @@
 #include "ngx_turso_members_module.h"
 
 
-static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
-    ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
+static size_t ngx_turso_members_error_size(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c);
+static u_char *ngx_turso_members_error_turso(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, ngx_uint_t status, u_char *p, u_char *last);
+static u_char *ngx_turso_members_error_problem(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, ngx_uint_t status, u_char *p, u_char *last);
+static u_char *ngx_turso_members_error_fields(ngx_turso_members_ctx_t *ctx,
+    u_char *p, u_char *last);
 static u_char *ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_turso_members_code_t *c, u_char *p, u_char *last);
+static u_char *ngx_turso_members_error_field(u_char *p, u_char *last,
+    ngx_str_t *name, u_char *value, size_t len, ngx_uint_t escape);
+static ngx_uint_t ngx_turso_members_not_found_code(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 
 
 #define ngx_turso_members_code(c, s, m)                                       \
@@ -25,78 +36,122 @@ static u_char *ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
 
 
 ngx_turso_members_code_t  ngx_turso_members_codes[] = {
-    ngx_turso_members_code("ok", 200, ""),
+    [NGX_TURSO_MEMBERS_OK] =
+        ngx_turso_members_code("ok", 200, ""),
 
-    ngx_turso_members_code("invalid_json", 400,
-                           "request body is not valid JSON"),
-    ngx_turso_members_code("invalid_body", 400, "invalid request body"),
-    ngx_turso_members_code("invalid_role", 400,
-                           "invalid role: must be one of admin, member, "
-                           "viewer"),
-    ngx_turso_members_code("invalid_organization", 400,
-                           "invalid organization: 1 to 64 letters, digits, "
-                           "\"-\" or \"_\""),
-    ngx_turso_members_code("invalid_username", 400,
-                           "invalid username in the path"),
-    ngx_turso_members_code("invalid_email", 400,
-                           "invalid email in the path"),
-    ngx_turso_members_code("role_not_allowed", 403,
-                           "role %s may not be granted through this gateway"),
-    ngx_turso_members_code("organization_not_allowed", 403,
-                           "organization %o may not be managed through "
-                           "this gateway"),
-    ngx_turso_members_code("operation_not_allowed", 403,
-                           "this operation is not allowed through this "
-                           "gateway"),
-    ngx_turso_members_code("body_too_large", 413,
-                           "request body is too large"),
-    ngx_turso_members_code("method_not_allowed", 405,
-                           "method not allowed on this route"),
-    ngx_turso_members_code("route_not_supported", 404,
-                           "route not supported by this gateway"),
-    ngx_turso_members_code("origin_not_allowed", 403,
-                           "this origin may not call the gateway"),
+    [NGX_TURSO_MEMBERS_INVALID_JSON] =
+        ngx_turso_members_code("invalid_json", 400,
+                               "request body is not valid JSON"),
+    [NGX_TURSO_MEMBERS_INVALID_BODY] =
+        ngx_turso_members_code("invalid_body", 400, "invalid request body"),
+    [NGX_TURSO_MEMBERS_INVALID_ROLE] =
+        ngx_turso_members_code("invalid_role", 400,
+                               "invalid role: must be one of admin, member, "
+                               "viewer"),
+    [NGX_TURSO_MEMBERS_INVALID_ORGANIZATION] =
+        ngx_turso_members_code("invalid_organization", 400,
+                               "invalid organization: 1 to 64 letters, "
+                               "digits, \"-\" or \"_\""),
+    [NGX_TURSO_MEMBERS_INVALID_USERNAME] =
+        ngx_turso_members_code("invalid_username", 400,
+                               "invalid username in the path"),
+    [NGX_TURSO_MEMBERS_INVALID_EMAIL] =
+        ngx_turso_members_code("invalid_email", 400,
+                               "invalid email in the path"),
+    [NGX_TURSO_MEMBERS_ROLE_NOT_ALLOWED] =
+        ngx_turso_members_code("role_not_allowed", 403,
+                               "role %s may not be granted through this "
+                               "gateway"),
+    [NGX_TURSO_MEMBERS_ORGANIZATION_NOT_ALLOWED] =
+        ngx_turso_members_code("organization_not_allowed", 403,
+                               "organization %o may not be managed through "
+                               "this gateway"),
+    [NGX_TURSO_MEMBERS_OPERATION_NOT_ALLOWED] =
+        ngx_turso_members_code("operation_not_allowed", 403,
+                               "this operation is not allowed through this "
+                               "gateway"),
+    [NGX_TURSO_MEMBERS_BODY_TOO_LARGE] =
+        ngx_turso_members_code("body_too_large", 413,
+                               "request body is too large"),
+    [NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED] =
+        ngx_turso_members_code("method_not_allowed", 405,
+                               "method not allowed on this route"),
+    [NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED] =
+        ngx_turso_members_code("route_not_supported", 404,
+                               "route not supported by this gateway"),
+    [NGX_TURSO_MEMBERS_ORIGIN_NOT_ALLOWED] =
+        ngx_turso_members_code("origin_not_allowed", 403,
+                               "this origin may not call the gateway"),
 
-    ngx_turso_members_code("member_exists", 409,
-                           "user %u is already a member of organization %o"),
-    ngx_turso_members_code("user_not_found", 404, "could not find user %u"),
-    ngx_turso_members_code("member_not_found", 404,
-                           "user %u is not a member of organization %o"),
-    ngx_turso_members_code("invite_not_found", 404,
-                           "could not find an invite for %e in "
-                           "organization %o"),
-    ngx_turso_members_code("organization_not_found", 404,
-                           "could not find organization %o"),
-    ngx_turso_members_code("not_found", 404, "not found"),
-    ngx_turso_members_code("upstream_rejected", 400,
-                           "the Turso API rejected the request"),
-    ngx_turso_members_code("rate_limited", 429,
-                           "the Turso API is rate limiting the gateway"),
-    ngx_turso_members_code("upstream_unauthorized", 502,
-                           "the gateway's Turso API token was refused"),
-    ngx_turso_members_code("upstream_forbidden", 502,
-                           "the gateway's Turso API token has no rights on "
-                           "organization %o"),
-    ngx_turso_members_code("upstream_error", 502,
-                           "the Turso API failed"),
-    ngx_turso_members_code("upstream_unavailable", 502,
-                           "the Turso API is unavailable"),
-    ngx_turso_members_code("upstream_timeout", 504,
-                           "the Turso API did not answer in time"),
+    [NGX_TURSO_MEMBERS_MEMBER_EXISTS] =
+        ngx_turso_members_code("member_exists", 409,
+                               "user %u is already a member of organization "
+                               "%o"),
+    [NGX_TURSO_MEMBERS_USER_NOT_FOUND] =
+        ngx_turso_members_code("user_not_found", 404, "could not find user %u"),
+    [NGX_TURSO_MEMBERS_MEMBER_NOT_FOUND] =
+        ngx_turso_members_code("member_not_found", 404,
+                               "user %u is not a member of organization %o"),
+    [NGX_TURSO_MEMBERS_INVITE_NOT_FOUND] =
+        ngx_turso_members_code("invite_not_found", 404,
+                               "could not find an invite for %e in "
+                               "organization %o"),
+    [NGX_TURSO_MEMBERS_ORGANIZATION_NOT_FOUND] =
+        ngx_turso_members_code("organization_not_found", 404,
+                               "could not find organization %o"),
+    [NGX_TURSO_MEMBERS_NOT_FOUND] =
+        ngx_turso_members_code("not_found", 404, "not found"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_REJECTED] =
+        ngx_turso_members_code("upstream_rejected", 400,
+                               "the Turso API rejected the request"),
+    [NGX_TURSO_MEMBERS_RATE_LIMITED] =
+        ngx_turso_members_code("rate_limited", 429,
+                               "the Turso API is rate limiting the gateway"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_UNAUTHORIZED] =
+        ngx_turso_members_code("upstream_unauthorized", 502,
+                               "the gateway's Turso API token was refused"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_FORBIDDEN] =
+        ngx_turso_members_code("upstream_forbidden", 502,
+                               "the gateway's Turso API token has no rights "
+                               "on organization %o"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_ERROR] =
+        ngx_turso_members_code("upstream_error", 502, "the Turso API failed"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_UNAVAILABLE] =
+        ngx_turso_members_code("upstream_unavailable", 502,
+                               "the Turso API is unavailable"),
+    [NGX_TURSO_MEMBERS_UPSTREAM_TIMEOUT] =
+        ngx_turso_members_code("upstream_timeout", 504,
+                               "the Turso API did not answer in time"),
 
-    ngx_turso_members_code("bad_request", 400, "bad request"),
-    ngx_turso_members_code("request_timeout", 408,
-                           "the request body was not received in time"),
-    ngx_turso_members_code("forbidden", 403, "forbidden"),
-    ngx_turso_members_code("unauthorized", 401, "authorization required"),
-    ngx_turso_members_code("too_many_requests", 429, "too many requests"),
-    ngx_turso_members_code("service_unavailable", 503,
-                           "service unavailable"),
-    ngx_turso_members_code("internal_error", 500, "internal error"),
+    [NGX_TURSO_MEMBERS_BAD_REQUEST] =
+        ngx_turso_members_code("bad_request", 400, "bad request"),
+    [NGX_TURSO_MEMBERS_REQUEST_TIMEOUT] =
+        ngx_turso_members_code("request_timeout", 408,
+                               "the request body was not received in time"),
+    [NGX_TURSO_MEMBERS_FORBIDDEN] =
+        ngx_turso_members_code("forbidden", 403, "forbidden"),
+    [NGX_TURSO_MEMBERS_UNAUTHORIZED] =
+        ngx_turso_members_code("unauthorized", 401, "authorization required"),
+    [NGX_TURSO_MEMBERS_TOO_MANY_REQUESTS] =
+        ngx_turso_members_code("too_many_requests", 429, "too many requests"),
+    [NGX_TURSO_MEMBERS_SERVICE_UNAVAILABLE] =
+        ngx_turso_members_code("service_unavailable", 503,
+                               "service unavailable"),
+    [NGX_TURSO_MEMBERS_INTERNAL_ERROR] =
+        ngx_turso_members_code("internal_error", 500, "internal error"),
 };
 
+/* a code added to the enum and not here fails the build */
+typedef char  ngx_turso_members_codes_complete[
+    sizeof(ngx_turso_members_codes) / sizeof(ngx_turso_members_codes[0])
+    == NGX_TURSO_MEMBERS_CODE_LAST ? 1 : -1];
 
-/* at configuration time: which messages can be copied as they are */
+
+/*
+ * At configuration time: which messages can be copied as they are.  A
+ * code left out of the table's middle (the size check sees only its end)
+ * becomes internal_error, and nginx -t says so.
+ */
 
 void
 ngx_turso_members_error_init(void)
@@ -107,9 +162,168 @@ ngx_turso_members_error_init(void)
     for (i = 0; i < NGX_TURSO_MEMBERS_CODE_LAST; i++) {
         c = &ngx_turso_members_codes[i];
 
+        if (c->code.len == 0) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                          "turso_members: error code %ui has no row in "
+                          "ngx_turso_members_codes[]", i);
+
+            *c = ngx_turso_members_codes[NGX_TURSO_MEMBERS_INTERNAL_ERROR];
+        }
+
         c->plain = (ngx_escape_json(NULL, c->message.data, c->message.len)
                     == 0);
     }
+}
+
+
+/* the body of ctx->code's error, in the location's format */
+
+ngx_int_t
+ngx_turso_members_error_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t **out)
+{
+    u_char                        *p, *last;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     status;
+    ngx_turso_members_code_t      *c;
+    ngx_turso_members_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    c = &ngx_turso_members_codes[ctx->code];
+    status = ctx->http_status ? ctx->http_status : c->status;
+
+    if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
+        ngx_str_null(&ctx->request_id);
+    }
+
+    b = ngx_create_temp_buf(r->pool, ngx_turso_members_error_size(ctx, c));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+    last = b->end;
+
+    if (tlcf->error_format == NGX_TURSO_MEMBERS_FORMAT_PROBLEM) {
+        p = ngx_turso_members_error_problem(ctx, c, status, p, last);
+
+    } else {
+        p = ngx_turso_members_error_turso(ctx, c, status, p, last);
+    }
+
+    p = ngx_turso_members_error_fields(ctx, p, last);
+
+    if (p < last) {
+        *p++ = '}';
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    *out = b;
+
+    return NGX_OK;
+}
+
+
+/* the room an error body may take, in either format */
+
+static size_t
+ngx_turso_members_error_size(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c)
+{
+    size_t  n;
+
+    /* the message: its own, or the template and every value it may hold */
+
+    n = ctx->message.len ? ctx->message.len
+                         : c->message.len + ctx->org.len + ctx->username.len
+                           + ctx->email.len
+                           + sizeof("(unknown)viewer(unknown)");
+
+    /* every string escaped may grow six-fold ("\u00XX") */
+
+    return sizeof("{\"type\":\"urn:ngx-turso-members:error:\",\"title\":\"\""
+                  ",\"status\":000,\"detail\":\"\",\"code\":\"\""
+                  ",\"organization\":\"\",\"username\":\"\",\"email\":\"\""
+                  ",\"request_id\":\"\"}") - 1
+           + 6 * (n + ctx->org.len + ctx->username.len + ctx->email.len
+                  + ctx->request_id.len)
+           + 3 * c->code.len;
+}
+
+
+/* Turso's own shape: {"error":"<message>","code":"...","status":N */
+
+static u_char *
+ngx_turso_members_error_turso(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, ngx_uint_t status, u_char *p, u_char *last)
+{
+    p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    p = ngx_turso_members_error_message(ctx, c, p, last);
+
+    return ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
+                        &c->code, status);
+}
+
+
+/* RFC 9457: the code names the type; its words are the title */
+
+static u_char *
+ngx_turso_members_error_problem(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_code_t *c, ngx_uint_t status, u_char *p, u_char *last)
+{
+    u_char      *t;
+    ngx_uint_t   i;
+
+    p = ngx_slprintf(p, last, "{\"type\":\"urn:ngx-turso-members:error:"
+                     "%V\",\"title\":\"", &c->code);
+
+    t = p;
+
+    for (i = 0; i < c->code.len; i++) {
+        *p++ = (c->code.data[i] == '_') ? ' ' : c->code.data[i];
+    }
+
+    *t = ngx_toupper(*t);
+
+    p = ngx_slprintf(p, last, "\",\"status\":%ui,\"detail\":\"", status);
+    p = ngx_turso_members_error_message(ctx, c, p, last);
+
+    return ngx_slprintf(p, last, "\",\"code\":\"%V\"", &c->code);
+}
+
+
+/*
+ * The values the error is about, each when known.  An organization kept
+ * is 1-64 of [A-Za-z0-9_-], a request id 1-128 of [A-Za-z0-9._:-]:
+ * nothing to escape.
+ */
+
+static u_char *
+ngx_turso_members_error_fields(ngx_turso_members_ctx_t *ctx, u_char *p,
+    u_char *last)
+{
+    static ngx_str_t  fields[] = {
+        ngx_string(",\"organization\":\""),
+        ngx_string(",\"username\":\""),
+        ngx_string(",\"email\":\""),
+        ngx_string(",\"request_id\":\"")
+    };
+
+    p = ngx_turso_members_error_field(p, last, &fields[0], ctx->org.data,
+                                      ctx->org.len, 0);
+    p = ngx_turso_members_error_field(p, last, &fields[1],
+                                      ctx->username.data, ctx->username.len,
+                                      1);
+    p = ngx_turso_members_error_field(p, last, &fields[2], ctx->email.data,
+                                      ctx->email.len, 1);
+
+    return ngx_turso_members_error_field(p, last, &fields[3],
+                                         ctx->request_id.data,
+                                         ctx->request_id.len, 0);
 }
 
 
@@ -190,6 +404,8 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
 }
 
 
+/* ,"name":"value": escaped when it may need it; left out when empty */
+
 static u_char *
 ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     u_char *value, size_t len, ngx_uint_t escape)
@@ -216,258 +432,6 @@ ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     *v++ = '"';
 
     return v;
-}
-
-
-ngx_int_t
-ngx_turso_members_error_body(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, ngx_buf_t **out)
-{
-    u_char                        *p, *last, *t;
-    size_t                         len, n;
-    ngx_buf_t                     *b;
-    ngx_uint_t                     i, status;
-    ngx_turso_members_code_t      *c;
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    static ngx_str_t  fields[] = {
-        ngx_string(",\"organization\":\""),
-        ngx_string(",\"username\":\""),
-        ngx_string(",\"email\":\""),
-        ngx_string(",\"request_id\":\"")
-    };
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
-    c = &ngx_turso_members_codes[ctx->code];
-    status = ctx->http_status ? ctx->http_status : c->status;
-
-    if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
-        ngx_str_null(&ctx->request_id);
-    }
-
-    /* the message: its own, or the template and every value it may hold */
-
-    n = ctx->message.len ? ctx->message.len
-                         : c->message.len + ctx->org.len + ctx->username.len
-                           + ctx->email.len
-                           + sizeof("(unknown)viewer(unknown)");
-
-    /* every string escaped may grow six-fold ("\u00XX") */
-
-    len = sizeof("{\"type\":\"urn:ngx-turso-members:error:\",\"title\":\"\""
-                 ",\"status\":000,\"detail\":\"\",\"code\":\"\""
-                 ",\"organization\":\"\",\"username\":\"\",\"email\":\"\""
-                 ",\"request_id\":\"\"}") - 1
-          + 6 * (n + ctx->org.len + ctx->username.len + ctx->email.len
-                 + ctx->request_id.len)
-          + 3 * c->code.len;
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = b->last;
-    last = b->end;
-
-    if (tlcf->error_format == NGX_TURSO_MEMBERS_FORMAT_PROBLEM) {
-
-        /* RFC 9457: the code names the type; its words are the title */
-
-        p = ngx_slprintf(p, last, "{\"type\":\"urn:ngx-turso-members:error:"
-                         "%V\",\"title\":\"", &c->code);
-
-        t = p;
-
-        for (i = 0; i < c->code.len; i++) {
-            *p++ = (c->code.data[i] == '_') ? ' ' : c->code.data[i];
-        }
-
-        *t = ngx_toupper(*t);
-
-        p = ngx_slprintf(p, last, "\",\"status\":%ui,\"detail\":\"",
-                         status);
-        p = ngx_turso_members_error_message(ctx, c, p, last);
-        p = ngx_slprintf(p, last, "\",\"code\":\"%V\"", &c->code);
-
-    } else {
-        /* len has room for all of it */
-
-        p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
-        p = ngx_turso_members_error_message(ctx, c, p, last);
-        p = ngx_cpymem(p, "\",\"code\":\"", sizeof("\",\"code\":\"") - 1);
-        p = ngx_cpymem(p, c->code.data, c->code.len);
-        p = ngx_cpymem(p, "\",\"status\":", sizeof("\",\"status\":") - 1);
-
-        /* an HTTP status has three digits */
-        *p++ = (u_char) ('0' + status / 100 % 10);
-        *p++ = (u_char) ('0' + status / 10 % 10);
-        *p++ = (u_char) ('0' + status % 10);
-    }
-
-    /*
-     * an organization kept is 1-64 of [A-Za-z0-9_-], a request id 1-128
-     * of [A-Za-z0-9._:-]: nothing to escape
-     */
-
-    p = ngx_turso_members_error_field(p, last, &fields[0], ctx->org.data,
-                                      ctx->org.len, 0);
-    p = ngx_turso_members_error_field(p, last, &fields[1],
-                                      ctx->username.data, ctx->username.len,
-                                      1);
-    p = ngx_turso_members_error_field(p, last, &fields[2], ctx->email.data,
-                                      ctx->email.len, 1);
-    p = ngx_turso_members_error_field(p, last, &fields[3],
-                                      ctx->request_id.data,
-                                      ctx->request_id.len, 0);
-
-    if (p < last) {
-        *p++ = '}';
-    }
-
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    *out = b;
-
-    return NGX_OK;
-}
-
-
-/*
- * Sets the status and the headers of an answer the gateway writes (an
- * error, or "{}" for an empty success); the headers a response already
- * had (nginx's own, or the upstream's) stay unless they describe the body.
- */
-
-ngx_int_t
-ngx_turso_members_json_headers(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b)
-{
-    ngx_turso_members_loc_conf_t  *tlcf;
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
-    r->headers_out.status = ctx->http_status
-                            ? ctx->http_status
-                            : ngx_turso_members_codes[ctx->code].status;
-    r->headers_out.status_line.len = 0;
-
-    if (ctx->code != NGX_TURSO_MEMBERS_OK
-        && tlcf->error_format == NGX_TURSO_MEMBERS_FORMAT_PROBLEM)
-    {
-        ngx_str_set(&r->headers_out.content_type, "application/problem+json");
-
-    } else {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    ngx_str_null(&r->headers_out.charset);
-
-    ngx_http_clear_content_length(r);
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    if (r->headers_out.content_encoding) {
-        r->headers_out.content_encoding->hash = 0;
-        r->headers_out.content_encoding = NULL;
-    }
-
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-    ngx_http_clear_etag(r);
-
-    return ngx_turso_members_id_header(r, ctx);
-}
-
-
-/*
- * The request's id in the answer's X-Request-Id, every answer of a
- * gateway location: a portal quotes it, an operator finds the request in
- * the logs and upstream.  It replaces one the upstream may have sent.
- */
-
-ngx_int_t
-ngx_turso_members_id_header(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx)
-{
-    ngx_table_elt_t  *h;
-
-    static ngx_str_t  name = ngx_string("X-Request-Id");
-
-    if (ngx_turso_members_request_id(r, ctx) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    while (ngx_turso_members_header_find(&r->headers_out.headers, &name, &h))
-    {
-        h->hash = 0;
-    }
-
-    return ngx_turso_members_add_header(r, &name, &ctx->request_id);
-}
-
-
-/* a header of the answer, its name and value static or the pool's */
-
-ngx_int_t
-ngx_turso_members_add_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key = *key;
-    h->value = *value;
-
-    return NGX_OK;
-}
-
-
-/* no header of an upstream's answer describes the gateway's own */
-
-void
-ngx_turso_members_clear_headers(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        h[i].hash = 0;
-    }
-
-    r->headers_out.content_encoding = NULL;
-    r->headers_out.location = NULL;
-    r->headers_out.refresh = NULL;
-    r->headers_out.www_authenticate = NULL;
-    r->headers_out.expires = NULL;
-    r->headers_out.content_range = NULL;
 }
 
 
@@ -528,11 +492,6 @@ ngx_uint_t
 ngx_turso_members_upstream_code(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
 {
-    int          found;
-    u_char      *p, *last;
-    ngx_buf_t   *b;
-    char         msg[256];
-
     switch (status) {
 
     case NGX_HTTP_CONFLICT:
@@ -546,7 +505,7 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
         return NGX_TURSO_MEMBERS_UPSTREAM_REJECTED;
 
     case NGX_HTTP_NOT_FOUND:
-        break;
+        return ngx_turso_members_not_found_code(r, ctx);
 
     /* the token itself refused; a token without rights there */
 
@@ -568,14 +527,31 @@ ngx_turso_members_upstream_code(ngx_http_request_t *r,
 
         return NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
     }
+}
 
-    /* 404: which thing was not found, when the upstream's answer tells */
+
+/*
+ * The code of an upstream 404: which thing was not found, when the
+ * upstream's "error" message tells (the organization, named alone), else
+ * the route's.
+ */
+
+static ngx_uint_t
+ngx_turso_members_not_found_code(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    int          found;
+    u_char      *p, *last;
+    ngx_buf_t   *b;
+    char         msg[256];
 
     b = ctx->upstream_body;
 
     if (b == NULL) {
         return NGX_TURSO_MEMBERS_NOT_FOUND;
     }
+
+    /* jansson allocates from the pool: ngx_turso_members_json_allocator() */
 
     ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
 

@@ -60,6 +60,10 @@ typedef enum {
 #define NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX  2048
 
 
+/*
+ * The error codes: the indexes of ngx_turso_members_codes[] (error.c),
+ * which has a row for each, and the build fails when the last is missing
+ */
 typedef enum {
     NGX_TURSO_MEMBERS_OK = 0,
 
@@ -325,19 +329,21 @@ extern ngx_turso_members_code_t  ngx_turso_members_codes[];
 void ngx_turso_members_error_init(void);
 ngx_int_t ngx_turso_members_error_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_buf_t **out);
-ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
-void ngx_turso_members_clear_headers(ngx_http_request_t *r);
-ngx_int_t ngx_turso_members_id_header(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx);
-ngx_int_t ngx_turso_members_add_header(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *value);
 ngx_int_t ngx_turso_members_send_error(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t code, ngx_str_t *allow);
 ngx_uint_t ngx_turso_members_upstream_code(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
 ngx_uint_t ngx_turso_members_nginx_code(ngx_http_request_t *r,
     ngx_uint_t status);
+
+/* ngx_turso_members_headers.c */
+ngx_int_t ngx_turso_members_json_headers(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
+ngx_int_t ngx_turso_members_id_header(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+ngx_int_t ngx_turso_members_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
+void ngx_turso_members_clear_headers(ngx_http_request_t *r);
 
 /* ngx_turso_members_cors.c */
 char *ngx_turso_members_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
