@@ -66,7 +66,7 @@ static ngx_str_t  ngx_turso_members_cors_headers[] = {
 static ngx_str_t  ngx_turso_members_cors_values[] = {
     ngx_null_string,
     ngx_string("true"),
-    ngx_string("X-Request-Id"),
+    ngx_string("X-Request-Id, Retry-After"),
     ngx_string("Origin"),
     ngx_null_string,
     ngx_string("Content-Type, Authorization, X-Request-Id"),

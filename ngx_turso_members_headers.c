@@ -3,8 +3,9 @@
  * Copyright (C) ngx_turso_members authors
  *
  * The headers of a gateway location's answers: those of an answer the
- * gateway writes itself, the request id every answer carries, and the
- * clearing of an upstream's headers when its error is replaced.
+ * gateway writes itself, the request id every answer carries, and which
+ * of an upstream's headers survive when its error is replaced (none but
+ * the Retry-After of a 429 or 503).
  */
 
 
@@ -12,6 +13,13 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_turso_members_module.h"
+
+
+/* a Retry-After longer than this is not passed on */
+#define NGX_TURSO_MEMBERS_RETRY_AFTER_MAX  128
+
+
+static ngx_table_elt_t *ngx_turso_members_retry_after(ngx_http_request_t *r);
 
 
 /*
@@ -113,14 +121,19 @@ ngx_turso_members_add_header(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
-/* no header of an upstream's answer describes the gateway's own */
+/*
+ * No header of an upstream's answer describes the gateway's own, but the
+ * Retry-After of a 429 or 503: the portal backs off as the upstream asks.
+ */
 
 void
 ngx_turso_members_clear_headers(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *keep;
+
+    keep = ngx_turso_members_retry_after(r);
 
     part = &r->headers_out.headers.part;
     h = part->elts;
@@ -137,7 +150,9 @@ ngx_turso_members_clear_headers(ngx_http_request_t *r)
             i = 0;
         }
 
-        h[i].hash = 0;
+        if (&h[i] != keep) {
+            h[i].hash = 0;
+        }
     }
 
     r->headers_out.content_encoding = NULL;
@@ -146,4 +161,53 @@ ngx_turso_members_clear_headers(ngx_http_request_t *r)
     r->headers_out.www_authenticate = NULL;
     r->headers_out.expires = NULL;
     r->headers_out.content_range = NULL;
+}
+
+
+/*
+ * The upstream's Retry-After that goes to the client, as it was sent: on
+ * an upstream's 429 or 503 only, when it is the one Retry-After (two are
+ * two answers, and the client falls back on its own backoff) and its
+ * value is 1 to 128 printable ASCII characters.
+ */
+
+static ngx_table_elt_t *
+ngx_turso_members_retry_after(ngx_http_request_t *r)
+{
+    u_char                   *p, *last;
+    ngx_table_elt_t          *h;
+    ngx_turso_members_ctx_t  *ctx;
+
+    static ngx_str_t  name = ngx_string("Retry-After");
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL
+        || (ctx->upstream_status != NGX_HTTP_TOO_MANY_REQUESTS
+            && ctx->upstream_status != NGX_HTTP_SERVICE_UNAVAILABLE))
+    {
+        return NULL;
+    }
+
+    if (ngx_turso_members_header_find(&r->headers_out.headers, &name, &h)
+        != 1)
+    {
+        return NULL;
+    }
+
+    if (h->value.len == 0
+        || h->value.len > NGX_TURSO_MEMBERS_RETRY_AFTER_MAX)
+    {
+        return NULL;
+    }
+
+    last = h->value.data + h->value.len;
+
+    for (p = h->value.data; p < last; p++) {
+        if (*p < 0x20 || *p > 0x7e) {
+            return NULL;
+        }
+    }
+
+    return h;
 }

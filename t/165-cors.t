@@ -72,8 +72,8 @@ sub readable {
     is $h->{'access-control-allow-origin'}, $origin, "$name: the origin";
     is $h->{'access-control-allow-credentials'}, 'true', "$name: credentials";
     is $h->{vary}, 'Origin', "$name: Vary: Origin";
-    is $h->{'access-control-expose-headers'}, 'X-Request-Id',
-       "$name: X-Request-Id exposed";
+    is $h->{'access-control-expose-headers'}, 'X-Request-Id, Retry-After',
+       "$name: X-Request-Id and Retry-After exposed";
 }
 
 sub no_cors {
@@ -272,6 +272,14 @@ subtest 'every actual answer to a listed origin carries the headers' => sub {
     $r = $t->request(path => ADD_MEMBER, @o);
     error_is $r, 502, 'upstream_error', 'an upstream 500';
     readable($r, $PORTAL, 'upstream 500');
+
+    $t->mock_reset;
+    $t->mock_script([{ status => 429, body => '{"error":"slow down"}',
+                       headers => { 'Retry-After' => '17' } }]);
+    $r = $t->request(path => ADD_MEMBER, @o);
+    error_is $r, 429, 'rate_limited', 'an upstream 429';
+    readable($r, $PORTAL, 'upstream 429');
+    is $r->{headers}{'retry-after'}, '17', 'its Retry-After, readable';
 };
 
 subtest "the upstream's own CORS headers are replaced" => sub {
