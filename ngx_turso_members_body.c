@@ -29,6 +29,9 @@ typedef struct {
 static int ngx_turso_members_body_value(
     const ngx_turso_members_body_field_t *field,
     const ngx_turso_members_value_t *value, ngx_turso_members_body_t *body);
+static int ngx_turso_members_body_invalid(
+    const ngx_turso_members_body_field_t *field,
+    ngx_turso_members_body_t *body);
 static int ngx_turso_members_body_role(const ngx_turso_members_value_t *value,
     ngx_turso_members_body_t *body);
 static int ngx_turso_members_body_check_spec(
@@ -175,6 +178,8 @@ ngx_turso_members_body_done(const ngx_turso_members_body_spec_t *spec,
 }
 
 
+/* a field's value: checked and kept, or refused with its message */
+
 static int
 ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
     const ngx_turso_members_value_t *value, ngx_turso_members_body_t *body)
@@ -194,7 +199,7 @@ ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
     }
 
     if (value->type != NGX_TURSO_MEMBERS_VALUE_STRING) {
-        goto invalid;
+        return ngx_turso_members_body_invalid(field, body);
     }
 
     s = value->data;
@@ -204,7 +209,7 @@ ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
 
     case NGX_TURSO_MEMBERS_FIELD_EMAIL:
         if (!ngx_turso_members_valid_email(s, len)) {
-            goto invalid;
+            return ngx_turso_members_body_invalid(field, body);
         }
 
         dst = body->email;
@@ -213,7 +218,7 @@ ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
 
     case NGX_TURSO_MEMBERS_FIELD_MEMBER:
         if (!ngx_turso_members_valid_username(s, len)) {
-            goto invalid;
+            return ngx_turso_members_body_invalid(field, body);
         }
 
         dst = body->member;
@@ -222,7 +227,7 @@ ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
 
     default: /* NGX_TURSO_MEMBERS_FIELD_USERNAME */
         if (!ngx_turso_members_valid_username(s, len)) {
-            goto invalid;
+            return ngx_turso_members_body_invalid(field, body);
         }
 
         dst = body->username;
@@ -236,9 +241,15 @@ ngx_turso_members_body_value(const ngx_turso_members_body_field_t *field,
     body->present |= field->bit;
 
     return NGX_TURSO_MEMBERS_JSON_OK;
+}
 
-invalid:
 
+/* the message of a field whose value is not one it takes */
+
+static int
+ngx_turso_members_body_invalid(const ngx_turso_members_body_field_t *field,
+    ngx_turso_members_body_t *body)
+{
     if (field->bit == NGX_TURSO_MEMBERS_FIELD_EMAIL) {
         ngx_turso_members_body_error(body,
                                      "\"email\" must be an email address of "

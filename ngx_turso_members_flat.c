@@ -34,6 +34,14 @@
     }
 
 
+static int ngx_turso_members_flat_object(const unsigned char *p,
+    const unsigned char *last, ngx_turso_members_value_t *keys,
+    ngx_turso_members_value_t *values, size_t *n);
+static const unsigned char *ngx_turso_members_flat_member(
+    const unsigned char *p, const unsigned char *last,
+    ngx_turso_members_value_t *key, ngx_turso_members_value_t *value);
+static int ngx_turso_members_flat_duplicate(
+    const ngx_turso_members_value_t *keys, size_t n);
 static const unsigned char *ngx_turso_members_flat_string(
     const unsigned char *p, const unsigned char *last,
     ngx_turso_members_value_t *str);
@@ -65,96 +73,19 @@ ngx_turso_members_flat_parse(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
 {
     int                         rc;
-    size_t                      i, j, n;
-    const unsigned char        *p, *last;
+    size_t                      i, n;
     ngx_turso_members_value_t   keys[NGX_TURSO_MEMBERS_FLAT_MAX];
     ngx_turso_members_value_t   values[NGX_TURSO_MEMBERS_FLAT_MAX];
 
-    p = data;
-    last = data + len;
-    n = 0;
-
-    ngx_turso_members_flat_skip_space(p, last);
-
-    if (p == last || *p++ != '{') {
-        return NGX_TURSO_MEMBERS_JSON_DECLINED;
-    }
-
-    ngx_turso_members_flat_skip_space(p, last);
-
-    if (p < last && *p == '}') {
-        p++;
-        goto end;
-    }
-
-    for ( ;; ) {
-
-        if (n == NGX_TURSO_MEMBERS_FLAT_MAX) {
-            return NGX_TURSO_MEMBERS_JSON_DECLINED;
-        }
-
-        p = ngx_turso_members_flat_string(p, last, &keys[n]);
-        if (p == NULL) {
-            return NGX_TURSO_MEMBERS_JSON_DECLINED;
-        }
-
-        ngx_turso_members_flat_skip_space(p, last);
-
-        if (p == last || *p++ != ':') {
-            return NGX_TURSO_MEMBERS_JSON_DECLINED;
-        }
-
-        ngx_turso_members_flat_skip_space(p, last);
-
-        if (last - p >= 4 && memcmp(p, "null", 4) == 0) {
-            values[n].type = NGX_TURSO_MEMBERS_VALUE_NULL;
-            p += 4;
-
-        } else {
-            p = ngx_turso_members_flat_string(p, last, &values[n]);
-            if (p == NULL) {
-                return NGX_TURSO_MEMBERS_JSON_DECLINED;
-            }
-        }
-
-        n++;
-
-        ngx_turso_members_flat_skip_space(p, last);
-
-        if (p == last) {
-            return NGX_TURSO_MEMBERS_JSON_DECLINED;
-        }
-
-        if (*p == '}') {
-            p++;
-            break;
-        }
-
-        if (*p++ != ',') {
-            return NGX_TURSO_MEMBERS_JSON_DECLINED;
-        }
-
-        ngx_turso_members_flat_skip_space(p, last);
-    }
-
-end:
-
-    ngx_turso_members_flat_skip_space(p, last);
-
-    if (p != last) {
-        return NGX_TURSO_MEMBERS_JSON_DECLINED;
+    rc = ngx_turso_members_flat_object(data, data + len, keys, values, &n);
+    if (rc != NGX_TURSO_MEMBERS_JSON_OK) {
+        return rc;
     }
 
     /* a duplicate key is a syntax error: jansson words it */
 
-    for (i = 1; i < n; i++) {
-        for (j = 0; j < i; j++) {
-            if (keys[i].len == keys[j].len
-                && memcmp(keys[i].data, keys[j].data, keys[i].len) == 0)
-            {
-                return NGX_TURSO_MEMBERS_JSON_DECLINED;
-            }
-        }
+    if (ngx_turso_members_flat_duplicate(keys, n)) {
+        return NGX_TURSO_MEMBERS_JSON_DECLINED;
     }
 
     ngx_turso_members_body_init(body);
@@ -170,6 +101,122 @@ end:
     }
 
     return ngx_turso_members_body_done(spec, body, rc);
+}
+
+
+/*
+ * Whether the bytes are one object of the flat subset and nothing else
+ * but whitespace: its members in keys and values, *n of them.
+ */
+
+static int
+ngx_turso_members_flat_object(const unsigned char *p,
+    const unsigned char *last, ngx_turso_members_value_t *keys,
+    ngx_turso_members_value_t *values, size_t *n)
+{
+    *n = 0;
+
+    ngx_turso_members_flat_skip_space(p, last);
+
+    if (p == last || *p++ != '{') {
+        return NGX_TURSO_MEMBERS_JSON_DECLINED;
+    }
+
+    ngx_turso_members_flat_skip_space(p, last);
+
+    if (p < last && *p == '}') {
+        p++;
+
+    } else {
+
+        for ( ;; ) {
+
+            if (*n == NGX_TURSO_MEMBERS_FLAT_MAX) {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+
+            p = ngx_turso_members_flat_member(p, last, &keys[*n],
+                                              &values[*n]);
+            if (p == NULL) {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+
+            (*n)++;
+
+            ngx_turso_members_flat_skip_space(p, last);
+
+            if (p == last) {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+
+            if (*p == '}') {
+                p++;
+                break;
+            }
+
+            if (*p++ != ',') {
+                return NGX_TURSO_MEMBERS_JSON_DECLINED;
+            }
+
+            ngx_turso_members_flat_skip_space(p, last);
+        }
+    }
+
+    ngx_turso_members_flat_skip_space(p, last);
+
+    return (p == last) ? NGX_TURSO_MEMBERS_JSON_OK
+                       : NGX_TURSO_MEMBERS_JSON_DECLINED;
+}
+
+
+/* one member at p, "key": a string or null; where it ends, or NULL */
+
+static const unsigned char *
+ngx_turso_members_flat_member(const unsigned char *p,
+    const unsigned char *last, ngx_turso_members_value_t *key,
+    ngx_turso_members_value_t *value)
+{
+    p = ngx_turso_members_flat_string(p, last, key);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_turso_members_flat_skip_space(p, last);
+
+    if (p == last || *p++ != ':') {
+        return NULL;
+    }
+
+    ngx_turso_members_flat_skip_space(p, last);
+
+    if (last - p >= 4 && memcmp(p, "null", 4) == 0) {
+        value->type = NGX_TURSO_MEMBERS_VALUE_NULL;
+        return p + 4;
+    }
+
+    return ngx_turso_members_flat_string(p, last, value);
+}
+
+
+/* whether two of the n keys are the same */
+
+static int
+ngx_turso_members_flat_duplicate(const ngx_turso_members_value_t *keys,
+    size_t n)
+{
+    size_t  i, j;
+
+    for (i = 1; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (keys[i].len == keys[j].len
+                && memcmp(keys[i].data, keys[j].data, keys[i].len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 

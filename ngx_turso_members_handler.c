@@ -405,6 +405,7 @@ ngx_turso_members_parse_body(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
+    /* jansson allocates from the pool: ngx_turso_members_json_allocator() */
     ngx_turso_members_json_allocator(ngx_turso_members_palloc, r->pool);
 
     rc = ngx_turso_members_json_parse(raw->data, raw->len, &ctx->route->body,

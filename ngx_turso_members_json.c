@@ -25,15 +25,22 @@
 
 static void *ngx_turso_members_json_malloc(size_t size);
 static void ngx_turso_members_json_free(void *p);
+static int ngx_turso_members_json_not_json(const unsigned char *data,
+    size_t len, ngx_turso_members_body_t *body);
+static int ngx_turso_members_json_members(json_t *root,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body);
 static void ngx_turso_members_json_syntax_error(
     ngx_turso_members_body_t *body, const json_error_t *err);
 
 
 /*
- * jansson's allocator is process-wide.  An nginx worker parses in one
- * thread, one body at a time, so while it parses, jansson allocates from
- * that request's pool (set around each parse, freed with the request):
- * no malloc() per request.  Elsewhere (unit tests, the fuzzer) it is
+ * jansson's allocator is process-wide; the module sets it around each
+ * parse (handler.c, error.c) to allocate from the request's pool, for the
+ * project's rule that a request's memory is its pool's: what jansson
+ * holds goes with the request whatever path ends it, and a parse pays no
+ * malloc() and free() per key and value.  Safe because a worker parses
+ * in one thread, one body at a time, and nothing between the set and the
+ * reset parses anything else.  Elsewhere (unit tests, the fuzzer) it is
  * malloc() and free().
  */
 static ngx_turso_members_json_alloc_pt   ngx_turso_members_json_alloc_fn;
@@ -103,43 +110,13 @@ int
 ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
     const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
 {
-    int                         rc;
-    void                       *iter;
-    json_t                     *root, *value;
-    const char                 *key;
-    json_error_t                err;
-    const unsigned char        *nul;
-    ngx_turso_members_value_t   val;
+    int            rc;
+    json_t        *root;
+    json_error_t   err;
 
     ngx_turso_members_body_init(body);
 
-    if (len == 0) {
-        ngx_turso_members_body_error(body,
-                                     "request body is not valid JSON: "
-                                     "the body is empty");
-        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
-    }
-
-    /* RFC 8259 forbids emitting a BOM; Go would refuse one too */
-    if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf) {
-        ngx_turso_members_body_error(body,
-                                     "request body is not valid JSON: "
-                                     "byte order mark");
-        return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
-    }
-
-    /*
-     * A raw NUL byte is never JSON (in a string it must be escaped), but
-     * jansson 2.14 lets one pass after a literal or a number: {"a":null\0}
-     */
-
-    nul = memchr(data, '\0', len);
-
-    if (nul != NULL) {
-        ngx_turso_members_body_error(body,
-                                     "request body is not valid JSON: "
-                                     "NUL byte at byte %d",
-                                     (int) (nul - data));
+    if (ngx_turso_members_json_not_json(data, len, body)) {
         return NGX_TURSO_MEMBERS_JSON_INVALID_JSON;
     }
 
@@ -157,9 +134,74 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
         return NGX_TURSO_MEMBERS_JSON_INVALID_BODY;
     }
 
+    rc = ngx_turso_members_json_members(root, spec, body);
+
+    json_decref(root);
+
+    return ngx_turso_members_body_done(spec, body, rc);
+}
+
+
+/*
+ * What is not JSON and jansson would not say so, or not in words a
+ * client can use: the body's message, and 1.
+ */
+
+static int
+ngx_turso_members_json_not_json(const unsigned char *data, size_t len,
+    ngx_turso_members_body_t *body)
+{
+    const unsigned char  *nul;
+
+    if (len == 0) {
+        ngx_turso_members_body_error(body,
+                                     "request body is not valid JSON: "
+                                     "the body is empty");
+        return 1;
+    }
+
+    /* RFC 8259 forbids emitting a BOM; Go would refuse one too */
+    if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf) {
+        ngx_turso_members_body_error(body,
+                                     "request body is not valid JSON: "
+                                     "byte order mark");
+        return 1;
+    }
+
+    /*
+     * A raw NUL byte is never JSON (in a string it must be escaped), but
+     * jansson 2.14 lets one pass after a literal or a number: {"a":null\0}
+     */
+
+    nul = memchr(data, '\0', len);
+
+    if (nul != NULL) {
+        ngx_turso_members_body_error(body,
+                                     "request body is not valid JSON: "
+                                     "NUL byte at byte %d",
+                                     (int) (nul - data));
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* the object's members through the checks, in the order of the body */
+
+static int
+ngx_turso_members_json_members(json_t *root,
+    const ngx_turso_members_body_spec_t *spec, ngx_turso_members_body_t *body)
+{
+    int                         rc;
+    void                       *iter;
+    json_t                     *value;
+    const char                 *key;
+    ngx_turso_members_value_t   val;
+
     rc = NGX_TURSO_MEMBERS_JSON_OK;
 
-    /* in the order of the body: jansson's objects keep insertion order */
+    /* jansson's objects keep insertion order */
 
     for (iter = json_object_iter(root);
          iter != NULL;
@@ -188,9 +230,7 @@ ngx_turso_members_json_parse_jansson(const unsigned char *data, size_t len,
         }
     }
 
-    json_decref(root);
-
-    return ngx_turso_members_body_done(spec, body, rc);
+    return rc;
 }
 
 

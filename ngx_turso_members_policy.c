@@ -26,9 +26,15 @@ static char *ngx_turso_members_list_conf(ngx_conf_t *cf,
 static ngx_uint_t ngx_turso_members_role_word(u_char *s, size_t len);
 static ngx_uint_t ngx_turso_members_role_bit(const char *role);
 static ngx_uint_t ngx_turso_members_operation_word(u_char *s, size_t len);
+static char *ngx_turso_members_list_variable(ngx_conf_t *cf,
+    ngx_turso_members_list_t *list, ngx_str_t *value);
+static char *ngx_turso_members_list_organization(ngx_conf_t *cf,
+    ngx_turso_members_list_t *list, ngx_str_t *value);
 static ngx_int_t ngx_turso_members_list_allows(ngx_http_request_t *r,
     ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
     ngx_uint_t bit, ngx_str_t *name);
+static ngx_uint_t ngx_turso_members_list_value_allows(ngx_str_t *v,
+    ngx_turso_members_word_pt word, ngx_uint_t bit, ngx_str_t *name);
 static ngx_int_t ngx_turso_members_policy_deny(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_int_t rc, ngx_uint_t code);
 
@@ -79,10 +85,9 @@ static char *
 ngx_turso_members_list_conf(ngx_conf_t *cf, ngx_turso_members_list_t *list,
     ngx_turso_members_word_pt word)
 {
-    ngx_str_t                         *value, *w;
-    ngx_uint_t                         i, bits;
-    ngx_http_complex_value_t          *cv;
-    ngx_http_compile_complex_value_t   ccv;
+    char        *rv;
+    ngx_str_t   *value;
+    ngx_uint_t   i, bits;
 
     if (list->set) {
         return "is duplicate";
@@ -94,34 +99,9 @@ ngx_turso_members_list_conf(ngx_conf_t *cf, ngx_turso_members_list_t *list,
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_http_script_variables_count(&value[i])) {
+            rv = ngx_turso_members_list_variable(cf, list, &value[i]);
 
-            if (list->values == NULL) {
-                list->values = ngx_array_create(cf->pool, 1,
-                                            sizeof(ngx_http_complex_value_t));
-                if (list->values == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-            }
-
-            cv = ngx_array_push(list->values);
-            if (cv == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-            ccv.cf = cf;
-            ccv.value = &value[i];
-            ccv.complex_value = cv;
-
-            if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (word) {
+        } else if (word) {
             bits = word(value[i].data, value[i].len);
 
             if (bits == 0) {
@@ -132,30 +112,87 @@ ngx_turso_members_list_conf(ngx_conf_t *cf, ngx_turso_members_list_t *list,
             }
 
             list->mask |= bits;
-            continue;
+            rv = NGX_CONF_OK;
+
+        } else {
+            rv = ngx_turso_members_list_organization(cf, list, &value[i]);
         }
 
-        if (!ngx_turso_members_valid_org(value[i].data, value[i].len)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid organization \"%V\" in \"%V\"",
-                               &value[i], &value[0]);
-            return NGX_CONF_ERROR;
+        if (rv != NGX_CONF_OK) {
+            return rv;
         }
-
-        if (list->words == NULL) {
-            list->words = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-            if (list->words == NULL) {
-                return NGX_CONF_ERROR;
-            }
-        }
-
-        w = ngx_array_push(list->words);
-        if (w == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *w = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a value with variables, evaluated per request */
+
+static char *
+ngx_turso_members_list_variable(ngx_conf_t *cf,
+    ngx_turso_members_list_t *list, ngx_str_t *value)
+{
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (list->values == NULL) {
+        list->values = ngx_array_create(cf->pool, 1,
+                                        sizeof(ngx_http_complex_value_t));
+        if (list->values == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    cv = ngx_array_push(list->values);
+    if (cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* an organization named as it is */
+
+static char *
+ngx_turso_members_list_organization(ngx_conf_t *cf,
+    ngx_turso_members_list_t *list, ngx_str_t *value)
+{
+    ngx_str_t  *w, *args;
+
+    if (!ngx_turso_members_valid_org(value->data, value->len)) {
+        args = cf->args->elts;
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid organization \"%V\" in \"%V\"",
+                           value, &args[0]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (list->words == NULL) {
+        list->words = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (list->words == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    w = ngx_array_push(list->words);
+    if (w == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *w = *value;
 
     return NGX_CONF_OK;
 }
@@ -172,7 +209,6 @@ ngx_turso_members_list_allows(ngx_http_request_t *r,
     ngx_turso_members_list_t *list, ngx_turso_members_word_pt word,
     ngx_uint_t bit, ngx_str_t *name)
 {
-    u_char                    *p, *last, *start;
     ngx_str_t                  v, *w;
     ngx_uint_t                 i;
     ngx_http_complex_value_t  *cv;
@@ -210,41 +246,55 @@ ngx_turso_members_list_allows(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        /* words separated by spaces or commas */
-
-        p = v.data;
-        last = p + v.len;
-
-        while (p < last) {
-
-            while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
-                p++;
-            }
-
-            start = p;
-
-            while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
-                p++;
-            }
-
-            if (p == start) {
-                break;
-            }
-
-            if (word) {
-                if (word(start, p - start) & bit) {
-                    return NGX_OK;
-                }
-
-            } else if ((size_t) (p - start) == name->len
-                       && ngx_strncmp(start, name->data, name->len) == 0)
-            {
-                return NGX_OK;
-            }
+        if (ngx_turso_members_list_value_allows(&v, word, bit, name)) {
+            return NGX_OK;
         }
     }
 
     return NGX_DECLINED;
+}
+
+
+/* whether a value's words, separated by spaces or commas, hold the word */
+
+static ngx_uint_t
+ngx_turso_members_list_value_allows(ngx_str_t *v,
+    ngx_turso_members_word_pt word, ngx_uint_t bit, ngx_str_t *name)
+{
+    u_char  *p, *last, *start;
+
+    p = v->data;
+    last = p + v->len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        if (word) {
+            if (word(start, p - start) & bit) {
+                return 1;
+            }
+
+        } else if ((size_t) (p - start) == name->len
+                   && ngx_strncmp(start, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
