@@ -1,6 +1,6 @@
 # Every answer the gateway rewrites arrives whole, however slowly nginx
-# may send it: an upstream error normalized, nginx's own 502 and 413 made
-# JSON, the "{}" of an empty success (a 204, an empty 200, an empty
+# may send it: an upstream error normalized, nginx's own 502, 504 and 413
+# made JSON, the "{}" of an empty success (a 204, an empty 200, an empty
 # chunked 200).  Each kind is sent under each mechanism that makes nginx
 # send an answer in several goes:
 #
@@ -51,6 +51,7 @@ sub loc {
             turso_members on;
             turso_members_token_file %%TOKEN_FILE%%;
             rewrite ^$prefix(/.*)\$ \$1 break;
+            proxy_read_timeout 1s;
             $extra
             proxy_pass $pass\$turso_members_upstream_uri;
             proxy_http_version 1.1;
@@ -64,8 +65,8 @@ my $COMMON = <<'CONF';
         # a stalled answer ends here, not at the default 60 s
         send_timeout 3s;
 
-%%LOCATIONS%%
 CONF
+$COMMON .= default_locations('proxy_read_timeout 1s;');
 
 my $slow_server = <<"HTTP" . loc('/padded', $PAD)
     server {
@@ -117,6 +118,9 @@ sub kinds {
             status => 404, code => 'member_not_found');
     $case->("nginx's 502", 'GET', '', closed => 1,
             status => 502, code => 'upstream_unavailable')
+        unless $a{upstream_only};
+    $case->("nginx's 504", 'GET', '/zed', script => { fault => 'hang' },
+            status => 504, code => 'upstream_timeout')
         unless $a{upstream_only};
     $case->("nginx's 413", 'POST', '',
             body => '{"username":"' . ('x' x 80) . '"}',
