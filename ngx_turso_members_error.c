@@ -448,7 +448,7 @@ ngx_turso_members_send_error(ngx_http_request_t *r,
     static ngx_str_t  allow_name = ngx_string("Allow");
 
     ctx->code = code;
-    ctx->own_error = 1;
+    ctx->answer = NGX_TURSO_MEMBERS_ANSWER_OWN;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "turso_members: rejected with %ui %V: \"%V\"",

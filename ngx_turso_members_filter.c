@@ -5,7 +5,10 @@
  * The response filters: every error leaving a gateway location becomes
  * the gateway's JSON error.  An upstream error is buffered (its first
  * bytes kept, to tell which thing was not found and for the log) and
- * answered once it has ended; successes pass through untouched.
+ * answered once it has ended; successes pass through untouched.  The
+ * header filter decides what happens to an answer (ctx->answer, the
+ * NGX_TURSO_MEMBERS_ANSWER_* states in ngx_turso_members_module.h); the
+ * body filter follows.
  */
 
 
@@ -18,14 +21,29 @@
 static ngx_int_t ngx_turso_members_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_answer_header(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx) ngx_turso_members_noinline;
+static void ngx_turso_members_answer_not_http(ngx_http_request_t *r);
+static ngx_int_t ngx_turso_members_answer_interim(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_turso_members_answer_success(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_turso_members_answer_nginx_error(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_turso_members_answer_upstream_error(
+    ngx_http_request_t *r, ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
 static ngx_int_t ngx_turso_members_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_turso_members_answer_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_chain_t *in) ngx_turso_members_noinline;
-static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
-    ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_held_success(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_turso_members_upstream_error_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_turso_members_keep_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b);
+static void ngx_turso_members_consume(ngx_chain_t *in, ngx_uint_t *last,
+    ngx_uint_t *flush);
+static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static ngx_uint_t ngx_turso_members_upstream_log_level(ngx_uint_t status);
@@ -65,7 +83,7 @@ ngx_turso_members_header_filter(ngx_http_request_t *r)
 }
 
 
-/* the header of an answer of a gateway location */
+/* the header of an answer of a gateway location: what becomes of it */
 
 static ngx_int_t
 ngx_turso_members_answer_header(ngx_http_request_t *r,
@@ -76,111 +94,29 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
     if (ctx) {
         /* an answer nginx starts within proxy_pass's handler */
         ngx_turso_members_upstream_done(r, ctx);
+
+        if (ctx->answer == NGX_TURSO_MEMBERS_ANSWER_OWN
+            || ctx->answer == NGX_TURSO_MEMBERS_ANSWER_BUFFER
+            || ctx->answer == NGX_TURSO_MEMBERS_ANSWER_REPLACED)
+        {
+            /* decided already: the gateway's own header */
+            return ngx_turso_members_next_header_filter(r);
+        }
     }
 
     status = r->headers_out.status;
 
-    if (ctx && (ctx->own_error || ctx->buffering || ctx->replacing)) {
-        return ngx_turso_members_next_header_filter(r);
-    }
-
     if (r->upstream && r->http_version == NGX_HTTP_VERSION_9) {
-
-        /*
-         * The proxy module relays an answer that is not HTTP as HTTP/0.9,
-         * raw; the client asked in HTTP/1.x or HTTP/2 and gets an error
-         */
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "turso_members: the upstream's answer is not HTTP");
-
-#if (NGX_HTTP_V2)
-        if (r->stream) {
-            r->http_version = NGX_HTTP_VERSION_20;
-        } else
-#endif
-        if (r->http_protocol.len == sizeof("HTTP/1.0") - 1
-            && r->http_protocol.data[7] == '0')
-        {
-            r->http_version = NGX_HTTP_VERSION_10;
-
-        } else {
-            r->http_version = NGX_HTTP_VERSION_11;
-        }
-
+        ngx_turso_members_answer_not_http(r);
         status = NGX_HTTP_BAD_GATEWAY;
     }
 
     if (r->upstream && status < NGX_HTTP_OK) {
-
-        /*
-         * A 1xx the proxy module took for the answer (it expects none:
-         * it sends no Expect and no Upgrade); what follows it is not a
-         * body, and the connection cannot be used again
-         */
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "turso_members: the upstream answered %ui, "
-                      "an interim status, as its answer", status);
-
-        if (ctx == NULL) {
-            ctx = ngx_turso_members_ctx_create(r);
-            if (ctx == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        /*
-         * read as an answer with an empty body (the proxy module reads
-         * the length after this filter), on a connection then closed
-         */
-
-        r->upstream->headers_in.content_length_n = 0;
-        r->upstream->headers_in.chunked = 0;
-        r->upstream->headers_in.connection_close = 1;
-
-        ngx_turso_members_clear_headers(r);
-
-        ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
-        ctx->replacing = 1;
-
-        return ngx_turso_members_send_replacement(r, ctx);
+        return ngx_turso_members_answer_interim(r, ctx, status);
     }
 
     if (status < NGX_HTTP_SPECIAL_RESPONSE) {
-
-        /*
-         * Turso's clients parse every success as JSON (the Node client
-         * throws on an empty one): an empty 2xx of the upstream gets "{}"
-         */
-
-        if (ctx && ctx->route && r->upstream && status >= NGX_HTTP_OK) {
-
-            if (ngx_turso_members_id_header(r, ctx) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            if (status == NGX_HTTP_NO_CONTENT
-                || r->headers_out.content_length_n == 0)
-            {
-                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "turso_members filter: empty success, "
-                               "sent as {}");
-                ctx->replacing = 1;
-                return ngx_turso_members_send_replacement(r, ctx);
-            }
-
-            if (r->headers_out.content_length_n == -1 && !r->header_only) {
-                /* empty or not: the first bytes tell; nothing is held */
-                ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "turso_members filter: success of unknown "
-                               "length, header held");
-                ctx->holding = 1;
-                return NGX_OK;
-            }
-        }
-
-        return ngx_turso_members_next_header_filter(r);
+        return ngx_turso_members_answer_success(r, ctx, status);
     }
 
     if (ctx == NULL) {
@@ -193,46 +129,169 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
     }
 
     if (r->err_status || r->upstream == NULL) {
+        return ngx_turso_members_answer_nginx_error(r, ctx, status);
+    }
 
-        /* nginx's own error page: its status tells all there is to know */
+    return ngx_turso_members_answer_upstream_error(r, ctx, status);
+}
 
-        ctx->code = ngx_turso_members_nginx_code(r, status);
-        ctx->replacing = 1;
 
-        if (r->upstream && r->upstream->headers_in.x_accel_redirect) {
+/*
+ * The proxy module relays an answer that is not HTTP as HTTP/0.9, raw;
+ * the client asked in HTTP/1.x or HTTP/2 and gets an error in its own
+ * version: the answer is then an upstream error (a 502)
+ */
 
-            /* nginx refused to follow it: the request is the gateway's */
+static void
+ngx_turso_members_answer_not_http(ngx_http_request_t *r)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "turso_members: the upstream's answer is not HTTP");
 
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "turso_members: the upstream redirected the "
-                          "request: refused");
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        r->http_version = NGX_HTTP_VERSION_20;
+        return;
+    }
+#endif
 
-            ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
-            ngx_str_set(&ctx->message, "the Turso API answered with a "
-                        "redirect, which the gateway does not follow");
-            ngx_turso_members_clear_headers(r);
+    if (r->http_protocol.len == sizeof("HTTP/1.0") - 1
+        && r->http_protocol.data[7] == '0')
+    {
+        r->http_version = NGX_HTTP_VERSION_10;
+
+    } else {
+        r->http_version = NGX_HTTP_VERSION_11;
+    }
+}
+
+
+/*
+ * A 1xx the proxy module took for the answer (it expects none: it sends
+ * no Expect and no Upgrade); what follows it is not a body, and the
+ * connection cannot be used again
+ */
+
+static ngx_int_t
+ngx_turso_members_answer_interim(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "turso_members: the upstream answered %ui, "
+                  "an interim status, as its answer", status);
+
+    if (ctx == NULL) {
+        ctx = ngx_turso_members_ctx_create(r);
+        if (ctx == NULL) {
+            return NGX_ERROR;
         }
-
-        if (r->headers_out.location) {
-            /* nginx's redirect to the location's path with a slash */
-            r->headers_out.location->hash = 0;
-            r->headers_out.location = NULL;
-        }
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "turso_members filter: nginx's %ui replaced", status);
-
-        return ngx_turso_members_send_replacement(r, ctx);
     }
 
     /*
-     * the upstream's error: wait for its body, and keep its first bytes
-     * where they are read: a 404's message tells what was not found, and
-     * the log line at "info" ("error" for 401 and 403) quotes them
+     * read as an answer with an empty body (the proxy module reads the
+     * length after this filter), on a connection then closed
      */
 
+    r->upstream->headers_in.content_length_n = 0;
+    r->upstream->headers_in.chunked = 0;
+    r->upstream->headers_in.connection_close = 1;
+
+    ngx_turso_members_clear_headers(r);
+
+    ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+
+    return ngx_turso_members_send_replacement(r, ctx);
+}
+
+
+/*
+ * A success (or nginx's own 1xx-3xx) passes, but for the upstream's empty
+ * 2xx: Turso's clients parse every success as JSON (the Node client
+ * throws on an empty one), it gets "{}"
+ */
+
+static ngx_int_t
+ngx_turso_members_answer_success(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
+{
+    if (ctx == NULL || ctx->route == NULL || r->upstream == NULL
+        || status < NGX_HTTP_OK)
+    {
+        return ngx_turso_members_next_header_filter(r);
+    }
+
+    if (ngx_turso_members_id_header(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (status == NGX_HTTP_NO_CONTENT
+        || r->headers_out.content_length_n == 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "turso_members filter: empty success, sent as {}");
+        return ngx_turso_members_send_replacement(r, ctx);
+    }
+
+    if (r->headers_out.content_length_n == -1 && !r->header_only) {
+        /* empty or not: the first bytes tell; nothing is held */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "turso_members filter: success of unknown length, "
+                       "header held");
+        ctx->answer = NGX_TURSO_MEMBERS_ANSWER_HOLD;
+        return NGX_OK;
+    }
+
+    return ngx_turso_members_next_header_filter(r);
+}
+
+
+/* nginx's own error page: its status tells all there is to know */
+
+static ngx_int_t
+ngx_turso_members_answer_nginx_error(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
+{
+    ctx->code = ngx_turso_members_nginx_code(r, status);
+
+    if (r->upstream && r->upstream->headers_in.x_accel_redirect) {
+
+        /* nginx refused to follow it: the request is the gateway's */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "turso_members: the upstream redirected the "
+                      "request: refused");
+
+        ctx->code = NGX_TURSO_MEMBERS_UPSTREAM_ERROR;
+        ngx_str_set(&ctx->message, "the Turso API answered with a "
+                    "redirect, which the gateway does not follow");
+        ngx_turso_members_clear_headers(r);
+    }
+
+    if (r->headers_out.location) {
+        /* nginx's redirect to the location's path with a slash */
+        r->headers_out.location->hash = 0;
+        r->headers_out.location = NULL;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members filter: nginx's %ui replaced", status);
+
+    return ngx_turso_members_send_replacement(r, ctx);
+}
+
+
+/*
+ * The upstream's error: wait for its body, and keep its first bytes
+ * where they are read: a 404's message tells what was not found, and the
+ * log line at "info" ("error" for 401 and 403) quotes them
+ */
+
+static ngx_int_t
+ngx_turso_members_answer_upstream_error(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_uint_t status)
+{
     ctx->upstream_status = status;
-    ctx->buffering = 1;
+    ctx->answer = NGX_TURSO_MEMBERS_ANSWER_BUFFER;
     ctx->keep_body = (status == NGX_HTTP_NOT_FOUND
                       || r->connection->log->log_level
                          >= ngx_turso_members_upstream_log_level(status));
@@ -255,7 +314,8 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
 
     if (ctx == NULL || r != r->main
-        || !(ctx->holding || ctx->buffering || ctx->replacing))
+        || ctx->answer == NGX_TURSO_MEMBERS_ANSWER_PASS
+        || ctx->answer == NGX_TURSO_MEMBERS_ANSWER_OWN)
     {
         return ngx_turso_members_next_body_filter(r, in);
     }
@@ -264,110 +324,36 @@ ngx_turso_members_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
-/* a body the gateway holds back, buffers or replaces */
+/* a body the gateway holds back, buffers or has replaced */
 
 static ngx_int_t
 ngx_turso_members_answer_body(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_chain_t *in)
 {
-    off_t         size;
-    size_t        n;
-    ngx_buf_t    *b, *ub;
-    ngx_uint_t    last, flush;
-    ngx_chain_t  *cl;
+    ngx_uint_t  last, flush;
 
-    if (ctx->holding) {
+    switch (ctx->answer) {
+
+    case NGX_TURSO_MEMBERS_ANSWER_HOLD:
         return ngx_turso_members_held_success(r, ctx, in);
+
+    case NGX_TURSO_MEMBERS_ANSWER_BUFFER:
+        return ngx_turso_members_upstream_error_body(r, ctx, in);
+
+    default: /* NGX_TURSO_MEMBERS_ANSWER_REPLACED */
+
+        /*
+         * The gateway's answer went, with its own last buffer: what the
+         * upstream still sends is dropped, and nginx's later calls (an
+         * empty chain when the connection can take more) go on, so that
+         * what could not go at once (limit_rate, X-Accel-Limit-Rate, an
+         * HTTP/2 window, a slow reader) is sent, as the image filter does
+         */
+
+        ngx_turso_members_consume(in, &last, &flush);
+
+        return ngx_turso_members_next_body_filter(r, NULL);
     }
-
-    /* the body being replaced is consumed, never sent */
-
-    last = 0;
-    flush = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ctx->buffering && ctx->keep_body && ngx_buf_in_memory(b)
-            && b->last > b->pos)
-        {
-            ub = ctx->upstream_body;
-
-            if (ub == NULL) {
-                size = r->upstream
-                       ? r->upstream->headers_in.content_length_n : 0;
-
-                if (size <= 0 || size > NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX) {
-                    size = NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX;
-                }
-
-                ub = ngx_create_temp_buf(r->pool, (size_t) size);
-                if (ub == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ctx->upstream_body = ub;
-            }
-
-            n = ngx_min((size_t) (b->last - b->pos),
-                        (size_t) (ub->end - ub->last));
-            ub->last = ngx_cpymem(ub->last, b->pos, n);
-        }
-
-        b->pos = b->last;
-
-        if (b->in_file) {
-            b->file_pos = b->file_last;
-        }
-
-        if (b->last_buf) {
-            last = 1;
-        }
-
-        if (b->flush) {
-            flush = 1;
-        }
-    }
-
-    /*
-     * An upstream that fails in the middle of its error body, buffered or
-     * not, is finalized (u->cleanup gone) and ends the response with a
-     * flush, then the connection: the answer is known from the status
-     * alone, and goes now.
-     */
-
-    if (ctx->buffering && !last && flush && r->upstream
-        && r->upstream->cleanup == NULL)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "turso_members: upstream failed while sending its "
-                      "error body");
-        last = 1;
-    }
-
-    if (ctx->replacing) {
-        return NGX_OK;
-    }
-
-    if (!last) {
-        return NGX_OK;
-    }
-
-    ctx->buffering = 0;
-    ctx->replacing = 1;
-
-    ctx->code = ngx_turso_members_upstream_code(r, ctx, ctx->upstream_status);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "turso_members filter: upstream %ui sent as \"%V\"",
-                   ctx->upstream_status,
-                   &ngx_turso_members_codes[ctx->code].code);
-
-    ngx_turso_members_log_upstream(r, ctx);
-
-    ngx_turso_members_clear_headers(r);
-
-    return ngx_turso_members_send_replacement(r, ctx);
 }
 
 
@@ -392,7 +378,7 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "turso_members filter: success has a body, "
                            "header sent");
-            ctx->holding = 0;
+            ctx->answer = NGX_TURSO_MEMBERS_ANSWER_PASS;
 
             rc = ngx_turso_members_next_header_filter(r);
 
@@ -412,9 +398,6 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
         /* nothing yet, and the upstream goes on */
         return NGX_OK;
     }
-
-    ctx->holding = 0;
-    ctx->replacing = 1;
 
     if (!last) {
 
@@ -437,7 +420,140 @@ ngx_turso_members_held_success(ngx_http_request_t *r,
 }
 
 
-/* sends the postponed header and the gateway's body in place of the error */
+/*
+ * An upstream error's body: consumed, never sent, its first bytes kept
+ * when they matter; once it has ended, the gateway's error goes
+ */
+
+static ngx_int_t
+ngx_turso_members_upstream_error_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_uint_t    last, flush;
+    ngx_chain_t  *cl;
+
+    if (ctx->keep_body) {
+        for (cl = in; cl; cl = cl->next) {
+            if (ngx_turso_members_keep_body(r, ctx, cl->buf) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    ngx_turso_members_consume(in, &last, &flush);
+
+    /*
+     * An upstream that fails in the middle of its error body, buffered or
+     * not, is finalized (u->cleanup gone) and ends the response with a
+     * flush, then the connection: the answer is known from the status
+     * alone, and goes now.
+     */
+
+    if (!last && flush && r->upstream && r->upstream->cleanup == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "turso_members: upstream failed while sending its "
+                      "error body");
+        last = 1;
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->code = ngx_turso_members_upstream_code(r, ctx, ctx->upstream_status);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "turso_members filter: upstream %ui sent as \"%V\"",
+                   ctx->upstream_status,
+                   &ngx_turso_members_codes[ctx->code].code);
+
+    ngx_turso_members_log_upstream(r, ctx);
+
+    ngx_turso_members_clear_headers(r);
+
+    return ngx_turso_members_send_replacement(r, ctx);
+}
+
+
+/* copies what fits of a buffer of an upstream error's body */
+
+static ngx_int_t
+ngx_turso_members_keep_body(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_buf_t *b)
+{
+    off_t       size;
+    size_t      n;
+    ngx_buf_t  *ub;
+
+    if (!ngx_buf_in_memory(b) || b->last == b->pos) {
+        return NGX_OK;
+    }
+
+    ub = ctx->upstream_body;
+
+    if (ub == NULL) {
+        size = r->upstream ? r->upstream->headers_in.content_length_n : 0;
+
+        if (size <= 0 || size > NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX) {
+            size = NGX_TURSO_MEMBERS_UPSTREAM_BODY_MAX;
+        }
+
+        ub = ngx_create_temp_buf(r->pool, (size_t) size);
+        if (ub == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->upstream_body = ub;
+    }
+
+    n = ngx_min((size_t) (b->last - b->pos), (size_t) (ub->end - ub->last));
+    ub->last = ngx_cpymem(ub->last, b->pos, n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Marks every buffer of a body the gateway does not send as sent (the
+ * event pipe reuses a buffer once it is empty); tells whether the chain
+ * ends the body and whether it flushes it
+ */
+
+static void
+ngx_turso_members_consume(ngx_chain_t *in, ngx_uint_t *last,
+    ngx_uint_t *flush)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *last = 0;
+    *flush = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf) {
+            *last = 1;
+        }
+
+        if (b->flush) {
+            *flush = 1;
+        }
+    }
+}
+
+
+/*
+ * Sends the postponed header and the gateway's body in place of the
+ * upstream's answer or nginx's error page; the body filter then drops
+ * what of theirs still comes
+ */
 
 static ngx_int_t
 ngx_turso_members_send_replacement(ngx_http_request_t *r,
@@ -446,6 +562,8 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    ctx->answer = NGX_TURSO_MEMBERS_ANSWER_REPLACED;
 
     if (ctx->code == NGX_TURSO_MEMBERS_OK) {
         b = ngx_calloc_buf(r->pool);

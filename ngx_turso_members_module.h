@@ -212,6 +212,27 @@ typedef struct {
 } ngx_turso_members_loc_conf_t;
 
 
+/*
+ * What the response filters do with the answer to a gateway request: the
+ * header filter decides, the body filter follows (ngx_turso_members_filter.c)
+ */
+typedef enum {
+    /* passed on untouched: a success with a body, or not decided yet */
+    NGX_TURSO_MEMBERS_ANSWER_PASS = 0,
+    /* the gateway's own error (ngx_turso_members_send_error) */
+    NGX_TURSO_MEMBERS_ANSWER_OWN,
+    /* a success of unknown length: its header waits for its first bytes */
+    NGX_TURSO_MEMBERS_ANSWER_HOLD,
+    /* an upstream error: its header held, its body consumed to its end */
+    NGX_TURSO_MEMBERS_ANSWER_BUFFER,
+    /*
+     * the gateway's answer sent in its place: what the upstream still
+     * sends is dropped, what nginx could not send at once is flushed
+     */
+    NGX_TURSO_MEMBERS_ANSWER_REPLACED
+} ngx_turso_members_answer_e;
+
+
 typedef struct {
     const ngx_turso_members_route_t  *route;
     ngx_str_t                       org;
@@ -228,6 +249,7 @@ typedef struct {
     ngx_buf_t                      *upstream_body;
     ngx_uint_t                      upstream_status;
     ngx_uint_t                      http_status;  /* else the code's */
+    ngx_uint_t                      answer;   /* NGX_TURSO_MEMBERS_ANSWER_* */
 
     /*
      * The headers of the upstream request, the token's among them, and
@@ -240,11 +262,7 @@ typedef struct {
 
     u_char                          id[32];      /* the gateway's id */
 
-    unsigned                        own_error:1;
-    unsigned                        buffering:1;
-    unsigned                        keep_body:1;
-    unsigned                        replacing:1;
-    unsigned                        holding:1;
+    unsigned                        keep_body:1;  /* of an upstream error */
     unsigned                        handing_off:1;  /* proxy_pass's turn */
     unsigned                        client_uri_valid:1;
 } ngx_turso_members_ctx_t;

@@ -13,9 +13,10 @@
  *   POST /__mock/script    queue scripted answers, one per next request:
  *        {"status":409,"body":"text","headers":{...},
  *         "fault":"none|reset|close_after_headers|hang|chunked|delay",
- *         "delay_ms":N,"size":N}
+ *         "delay_ms":N,"size":N,"url":"/v1/..."}
  *        An entry without "status" falls through to the normal handling
- *        (after its delay).
+ *        (after its delay).  An entry with "url" answers the first request
+ *        for that URL only (for requests made in parallel).
  *   POST /__mock/tokens    the tokens the mock takes, as Turso scopes them:
  *        {"<token>": "<organization slug>" | "*", ...} ("*": unrestricted).
  *        A token not in the map is answered 401; a token of another
@@ -343,7 +344,9 @@ const server = http.createServer((req, res) => {
             body_length: body.length,
         });
 
-        const s = scripts.shift();
+        const i = scripts.findIndex((e) => e.url === undefined
+                                          || e.url === req.url);
+        const s = i < 0 ? undefined : scripts.splice(i, 1)[0];
         if (!s) return route(req, res, body);
         const delay = Number(s.delay_ms || 0);
         if (delay > 0) {
