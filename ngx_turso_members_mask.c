@@ -8,8 +8,10 @@
  * views of the text: as it is, percent-decoded and JSON-unescaped; a run
  * found in a decoded view masks the bytes it was decoded from.
  *
- * Base64 is not decoded: the runs of the token's own base64 and base64url
- * are among its windows, computed once when the token is read.  Wherever
+ * Base64 is not decoded: the runs of the token's own base64 are among its
+ * windows, computed once when the token is read; base64url's "-" and "_"
+ * are taken for "+" and "/", in the windows and in the text, so that one
+ * window stands for both alphabets and any mix of them.  Wherever
  * a token starts in the bytes a base64 text encodes, the characters that
  * its bytes alone decide are those of the base64 of the token from one
  * of its first three bytes: this covers "Bearer <token>", padded or not,
@@ -43,8 +45,9 @@ typedef struct {
 } ngx_turso_members_mask_view_t;
 
 
+static uint64_t ngx_turso_members_mask_window(const unsigned char *p);
 static size_t ngx_turso_members_mask_base64(const unsigned char *p, size_t n,
-    const char *alphabet, uint64_t *windows);
+    uint64_t *windows);
 static int ngx_turso_members_mask_cmp(const void *a, const void *b);
 static int ngx_turso_members_mask_pass(unsigned char *text, size_t len,
     const ngx_turso_members_mask_secret_t *const *secrets, size_t n,
@@ -61,15 +64,12 @@ static int ngx_turso_members_mask_hex(const unsigned char *p, size_t n);
 static const char  ngx_turso_members_mask_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static const char  ngx_turso_members_mask_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 
 size_t
 ngx_turso_members_mask_windows_max(size_t len)
 {
-    /* the token's own runs; per offset and alphabet, a run per character */
-    return len + 6 * (4 * (len / 3) + 2);
+    /* the token's own runs; per offset, a run per base64 character */
+    return len + 3 * (4 * (len / 3) + 2);
 }
 
 
@@ -87,16 +87,11 @@ ngx_turso_members_mask_windows(const unsigned char *token, size_t len,
     n = 0;
 
     for (i = 0; i + NGX_TURSO_MEMBERS_MASK_RUN <= len; i++) {
-        memcpy(&windows[n++], token + i, sizeof(uint64_t));
+        windows[n++] = ngx_turso_members_mask_window(token + i);
     }
 
     for (s = 0; s < 3; s++) {
-        n += ngx_turso_members_mask_base64(token + s, len - s,
-                                           ngx_turso_members_mask_b64,
-                                           windows + n);
-        n += ngx_turso_members_mask_base64(token + s, len - s,
-                                           ngx_turso_members_mask_b64url,
-                                           windows + n);
+        n += ngx_turso_members_mask_base64(token + s, len - s, windows + n);
     }
 
     qsort(windows, n, sizeof(uint64_t), ngx_turso_members_mask_cmp);
@@ -113,6 +108,25 @@ ngx_turso_members_mask_windows(const unsigned char *token, size_t len,
 }
 
 
+/* NGX_TURSO_MEMBERS_MASK_RUN bytes as a window: base64url's as base64's */
+
+static uint64_t
+ngx_turso_members_mask_window(const unsigned char *p)
+{
+    size_t         i;
+    uint64_t       w;
+    unsigned char  run[NGX_TURSO_MEMBERS_MASK_RUN];
+
+    for (i = 0; i < NGX_TURSO_MEMBERS_MASK_RUN; i++) {
+        run[i] = (p[i] == '-') ? '+' : (p[i] == '_') ? '/' : p[i];
+    }
+
+    memcpy(&w, run, sizeof(uint64_t));
+
+    return w;
+}
+
+
 /*
  * The runs of the base64 of n bytes, from a group's start: each group of
  * three bytes makes four characters; one or two bytes left make one or
@@ -121,7 +135,7 @@ ngx_turso_members_mask_windows(const unsigned char *token, size_t len,
 
 static size_t
 ngx_turso_members_mask_base64(const unsigned char *p, size_t n,
-    const char *alphabet, uint64_t *windows)
+    uint64_t *windows)
 {
     size_t         i, j, k, nc, count;
     unsigned int   b0, b1, b2, c[4];
@@ -144,10 +158,11 @@ ngx_turso_members_mask_base64(const unsigned char *p, size_t n,
 
         for (j = 0; j < nc; j++) {
             memmove(run, run + 1, NGX_TURSO_MEMBERS_MASK_RUN - 1);
-            run[NGX_TURSO_MEMBERS_MASK_RUN - 1] = alphabet[c[j]];
+            run[NGX_TURSO_MEMBERS_MASK_RUN - 1] =
+                                             ngx_turso_members_mask_b64[c[j]];
 
             if (++k >= NGX_TURSO_MEMBERS_MASK_RUN) {
-                memcpy(&windows[count++], run, sizeof(uint64_t));
+                windows[count++] = ngx_turso_members_mask_window(run);
             }
         }
     }
@@ -282,7 +297,7 @@ ngx_turso_members_mask_view(ngx_turso_members_mask_view_t *v,
             found = (memcmp(v->data + i, s->token, s->len) == 0);
 
         } else {
-            memcpy(&w, v->data + i, sizeof(uint64_t));
+            w = ngx_turso_members_mask_window(v->data + i);
             found = (bsearch(&w, s->windows, s->nwindows, sizeof(uint64_t),
                              ngx_turso_members_mask_cmp)
                      != NULL);
