@@ -145,7 +145,9 @@ ngx_turso_members_oracle_leak(const unsigned char *text, size_t len,
         if (ngx_turso_members_oracle_shows(p, n, token, tlen)) {
             leak = names[i];
 
-        } else if (ngx_turso_members_oracle_base64(p, n, token, tlen, out)) {
+        } else if (tlen >= 8
+                   && ngx_turso_members_oracle_base64(p, n, token, tlen, out))
+        {
             leak = b64names[i];
         }
     }

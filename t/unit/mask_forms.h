@@ -40,8 +40,9 @@ size_t ngx_turso_members_form(int form, unsigned variant,
  * Where the text shows 8 bytes in a row of the token (all of it if it is
  * shorter): as it is, percent-decoded, JSON-unescaped, and each of these
  * base64-decoded (both alphabets, mixed, padded or not) from each of the
- * 4 offsets in every run of base64 characters.  NULL if nowhere, else the
- * name of the view.
+ * 4 offsets in every run of base64 characters (not for a token shorter
+ * than 8 bytes: the mask looks for it whole, and not in base64).  NULL if
+ * nowhere, else the name of the view.
  */
 const char *ngx_turso_members_oracle_leak(const unsigned char *text,
     size_t len, const unsigned char *token, size_t tlen);
