@@ -568,8 +568,8 @@ static ngx_int_t
 ngx_turso_members_log_quote(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *text)
 {
-    u_char                                  *p, *raw;
     void                                    *work;
+    u_char                                  *p, *raw;
     size_t                                   len, size, n;
     ngx_buf_t                               *b;
     const char                              *why;
