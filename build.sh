@@ -14,7 +14,8 @@
 #                       the suite under nginx built from source with
 #                       AddressSanitizer and UBSan (--valgrind: valgrind)
 #   ./build.sh fuzz [SECONDS]
-#                       run the JSON validator's libFuzzer target
+#                       run the libFuzzer targets (JSON validator, log
+#                       masking), SECONDS split between them
 #   ./build.sh bench    benchmark against plain proxy_pass, Lua and njs
 #   ./build.sh deb      build the Debian package
 set -euo pipefail

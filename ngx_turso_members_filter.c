@@ -46,6 +46,9 @@ static ngx_int_t ngx_turso_members_send_replacement(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 static void ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
+static ngx_int_t ngx_turso_members_log_quote(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *text);
+static const char *ngx_turso_members_log_encoding(ngx_http_request_t *r);
 static ngx_uint_t ngx_turso_members_upstream_log_level(ngx_uint_t status);
 
 
@@ -612,23 +615,17 @@ ngx_turso_members_upstream_log_level(ngx_uint_t status)
 
 
 /*
- * The line that quotes an upstream error: its first 512 bytes, with every
- * run of 8 or more bytes of any token of the location masked, before the
- * cut (a token straddling it leaves nothing) and after the escaping (which
- * could make one).  A refused token is named by its id and organization.
+ * The line that quotes an upstream error (ngx_turso_members_log_quote()).
+ * A refused token is named by its id and organization.
  */
 
 static void
 ngx_turso_members_log_upstream(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    u_char                        *p, *raw;
-    size_t                         len, size;
-    ngx_str_t                      id, label;
-    ngx_buf_t                     *b;
-    ngx_uint_t                     level;
-    const char                    *why;
-    ngx_turso_members_loc_conf_t  *tlcf;
+    ngx_str_t    body, id, label;
+    ngx_uint_t   level;
+    const char  *why;
 
     level = ngx_turso_members_upstream_log_level(ctx->upstream_status);
 
@@ -636,30 +633,8 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
         return;
     }
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
-
-    b = ctx->upstream_body;
-    len = 0;
-    p = NULL;
-
-    if (b && b->last > b->pos) {
-        size = b->last - b->pos;
-        len = ngx_min(size, 512);
-
-        raw = ngx_pnalloc(r->pool, size);
-        p = ngx_pnalloc(r->pool, 6 * len);
-        if (raw == NULL || p == NULL) {
-            return;
-        }
-
-        ngx_memcpy(raw, b->pos, size);
-
-        ngx_turso_members_token_mask(r->pool, tlcf, ctx->sent, raw, size,
-                                     len);
-
-        len = (u_char *) ngx_escape_json(p, raw, len) - p;
-
-        ngx_turso_members_token_mask(r->pool, tlcf, ctx->sent, p, len, len);
+    if (ngx_turso_members_log_quote(r, ctx, &body) != NGX_OK) {
+        return;
     }
 
     /* a refused token: which one, and what it means */
@@ -690,8 +665,158 @@ ngx_turso_members_log_upstream(ngx_http_request_t *r,
 
     ngx_log_error(level, r->connection->log, 0,
                   "turso_members: upstream answered %ui, sent as %V, "
-                  "organization \"%V\"%s%V%V; upstream body: \"%*s\"",
+                  "organization \"%V\"%s%V%V; upstream body: %V",
                   ctx->upstream_status,
                   &ngx_turso_members_codes[ctx->code].code, &ctx->org, why,
-                  &id, &label, len, p);
+                  &id, &label, &body);
+}
+
+
+/*
+ * The upstream error body as the log quotes it: its first 512 bytes,
+ * JSON-escaped, in quotes, with every run of 8 or more bytes of any token
+ * of the location masked, raw or encoded (ngx_turso_members_mask.c): in
+ * the whole kept body before the cut (a token straddling it leaves
+ * nothing) and again after the escaping (which could make one).  A body
+ * with a Content-Encoding, or not text, is not quoted: a compressed token
+ * cannot be masked.
+ */
+
+static ngx_int_t
+ngx_turso_members_log_quote(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx, ngx_str_t *text)
+{
+    void                                    *work;
+    u_char                                  *p, *raw;
+    size_t                                   len, size, n;
+    ngx_buf_t                               *b;
+    const char                              *why;
+    ngx_turso_members_loc_conf_t            *tlcf;
+    const ngx_turso_members_mask_secret_t  **secrets;
+
+    b = ctx->upstream_body;
+    size = (b && b->last > b->pos) ? (size_t) (b->last - b->pos) : 0;
+
+    why = ngx_turso_members_log_encoding(r);
+
+    if (why == NULL && !ngx_turso_members_mask_is_text(b ? b->pos : NULL,
+                                                       size))
+    {
+        why = "not text";
+    }
+
+    if (why) {
+        text->data = ngx_pnalloc(r->pool, NGX_SIZE_T_LEN
+                                 + sizeof("( bytes, , not quoted)") - 1
+                                 + ngx_strlen(why));
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        text->len = ngx_sprintf(text->data, "(%uz bytes, %s, not quoted)",
+                                size, why)
+                    - text->data;
+        return NGX_OK;
+    }
+
+    /* not in the middle of a character */
+
+    len = ngx_min(size, 512);
+
+    while (len < size && len > 0 && (b->pos[len] & 0xc0) == 0x80) {
+        len--;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
+
+    raw = ngx_pnalloc(r->pool, size + 1);
+    p = ngx_pnalloc(r->pool, 6 * len + 2);
+    work = ngx_palloc(r->pool,
+                      ngx_turso_members_mask_work_size(ngx_max(size,
+                                                               6 * len)));
+    secrets = ngx_turso_members_token_secrets(r->pool, tlcf, ctx->sent, &n);
+
+    if (raw == NULL || p == NULL || work == NULL || secrets == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (size) {
+        ngx_memcpy(raw, b->pos, size);
+    }
+
+    ngx_turso_members_mask(raw, size, secrets, n, work);
+
+    len = (u_char *) ngx_escape_json(p + 1, raw, len) - (p + 1);
+
+    ngx_turso_members_mask(p + 1, len, secrets, n, work);
+
+    p[0] = '"';
+    p[len + 1] = '"';
+
+    text->data = p;
+    text->len = len + 2;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Why the upstream's body cannot be quoted as it is: the name of its
+ * Content-Encoding, "encoded" for one not known; NULL if it has none but
+ * identity.
+ */
+
+static const char *
+ngx_turso_members_log_encoding(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, k;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  known[] = {
+        ngx_string("gzip"), ngx_string("x-gzip"), ngx_string("deflate"),
+        ngx_string("br"), ngx_string("zstd"), ngx_string("compress"),
+        ngx_null_string
+    };
+
+    if (r->upstream == NULL) {
+        return NULL;
+    }
+
+    part = &r->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Content-Encoding") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len) != 0
+            || (h[i].value.len == sizeof("identity") - 1
+                && ngx_strncasecmp(h[i].value.data, (u_char *) "identity",
+                                   h[i].value.len) == 0))
+        {
+            continue;
+        }
+
+        for (k = 0; known[k].len; k++) {
+            if (h[i].value.len == known[k].len
+                && ngx_strncasecmp(h[i].value.data, known[k].data,
+                                   known[k].len) == 0)
+            {
+                return (const char *) known[k].data;
+            }
+        }
+
+        return "encoded";
+    }
 }

@@ -15,6 +15,7 @@
 #include "ngx_turso_members_body.h"
 #include "ngx_turso_members_json.h"
 #include "ngx_turso_members_write.h"
+#include "ngx_turso_members_mask.h"
 
 
 /*
@@ -153,8 +154,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                       authorization;  /* "Bearer <token>" */
-    uint64_t                       *windows;        /* its 8-byte runs, */
-    size_t                          nwindows;       /* sorted, for logs */
+    ngx_turso_members_mask_secret_t mask;           /* the token, for logs */
     ngx_str_t                       id;             /* 12 hex digits */
     ngx_uint_t                      refs;
     size_t                          size;           /* of the block */
@@ -378,9 +378,9 @@ ngx_turso_members_token_t *ngx_turso_members_token_find(ngx_http_request_t *r,
 ngx_str_t *ngx_turso_members_token_use(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 ngx_str_t *ngx_turso_members_token_id(ngx_turso_members_ctx_t *ctx);
-void ngx_turso_members_token_mask(ngx_pool_t *pool,
-    ngx_turso_members_loc_conf_t *tlcf, ngx_turso_members_secret_t *sent,
-    u_char *buf, size_t len, size_t scan);
+const ngx_turso_members_mask_secret_t **ngx_turso_members_token_secrets(
+    ngx_pool_t *pool, ngx_turso_members_loc_conf_t *tlcf,
+    ngx_turso_members_secret_t *sent, size_t *n);
 
 
 extern ngx_module_t  ngx_turso_members_module;

@@ -7,8 +7,8 @@
  * "nginx -s reload" rotates them, and checked there, so that "nginx -t"
  * tells about a bad one.  With "refresh=" a worker also re-reads a file
  * when it changes, keeping the old token if the new one is not valid.
- * Which token a request uses, and which bytes of a log line would show a
- * token, are decided here too.
+ * Which token a request uses, and which tokens a log line must not show
+ * (ngx_turso_members_mask.c masks them), are decided here too.
  */
 
 
@@ -21,9 +21,6 @@
 
 /* a token file is small: a Turso token is well under 1 KiB */
 #define NGX_TURSO_MEMBERS_TOKEN_MAX  8192
-
-/* a run of this many bytes of a token is masked in a log line: a uint64_t */
-#define NGX_TURSO_MEMBERS_TOKEN_RUN  8
 
 
 static char *ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
@@ -39,10 +36,6 @@ static ngx_int_t ngx_turso_members_token_set(ngx_turso_members_token_t *t,
 static void ngx_turso_members_token_release(void *data);
 static void ngx_turso_members_token_refresh(ngx_log_t *log,
     ngx_turso_members_token_t *t);
-static int ngx_libc_cdecl ngx_turso_members_token_window_cmp(const void *a,
-    const void *b);
-static void ngx_turso_members_token_mask_one(ngx_turso_members_secret_t *v,
-    u_char *buf, size_t len, u_char *mask, size_t scan);
 static void ngx_turso_members_token_cleanup(void *data);
 
 
@@ -463,30 +456,28 @@ ngx_turso_members_token_check(u_char *data, size_t *len)
 /*
  * A new value of the token: "Bearer <token>", the token's id — the first
  * 12 hex digits of its SHA-256, which tell operators which token served a
- * request without revealing it — and every run of 8 bytes of the token,
- * sorted, against which log lines are checked
- * (ngx_turso_members_token_mask()).  In one block on the heap; the value
- * it replaces goes when its last request does.
+ * request without revealing it — and the windows against which log lines
+ * are masked (ngx_turso_members_mask_windows()).  In one block on the
+ * heap; the value it replaces goes when its last request does.
  */
 
 static ngx_int_t
 ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     size_t len)
 {
-    u_char                     *p, md[EVP_MAX_MD_SIZE];
-    size_t                      size, nw, i;
-    uint64_t                   *w;
-    unsigned int                mdlen;
+    u_char                      *p, md[EVP_MAX_MD_SIZE];
+    size_t                       size, nw;
+    uint64_t                    *w;
+    unsigned int                 mdlen;
     ngx_turso_members_secret_t  *v;
 
     if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
         return NGX_ERROR;
     }
 
-    nw = (len >= NGX_TURSO_MEMBERS_TOKEN_RUN)
-         ? len - NGX_TURSO_MEMBERS_TOKEN_RUN + 1 : 0;
+    nw = ngx_turso_members_mask_windows_max(len);
 
-    /* the value, its runs (aligned), "Bearer <token>" */
+    /* the value, its windows (aligned), "Bearer <token>" */
 
     size = ngx_align(sizeof(ngx_turso_members_secret_t), sizeof(uint64_t))
            + nw * sizeof(uint64_t) + sizeof("Bearer ") - 1 + len;
@@ -503,14 +494,8 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
     p += ngx_align(sizeof(ngx_turso_members_secret_t), sizeof(uint64_t));
     w = (uint64_t *) p;
 
-    for (i = 0; i < nw; i++) {
-        ngx_memcpy(&w[i], data + i, sizeof(uint64_t));
-    }
-
-    ngx_qsort(w, nw, sizeof(uint64_t), ngx_turso_members_token_window_cmp);
-
-    v->windows = w;
-    v->nwindows = nw;
+    v->mask.windows = w;
+    v->mask.nwindows = ngx_turso_members_mask_windows(data, len, w);
 
     p += nw * sizeof(uint64_t);
 
@@ -519,6 +504,9 @@ ngx_turso_members_token_set(ngx_turso_members_token_t *t, u_char *data,
 
     p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
     ngx_memcpy(p, data, len);
+
+    v->mask.token = p;
+    v->mask.len = len;
 
     ngx_hex_dump(v->id_buf, md, 6);
     v->id.data = v->id_buf;
@@ -549,18 +537,6 @@ ngx_turso_members_token_release(void *data)
 
     ngx_explicit_memzero(v, v->size);
     ngx_free(v);
-}
-
-
-static int ngx_libc_cdecl
-ngx_turso_members_token_window_cmp(const void *a, const void *b)
-{
-    uint64_t  x, y;
-
-    x = *(const uint64_t *) a;
-    y = *(const uint64_t *) b;
-
-    return (x < y) ? -1 : (x > y);
 }
 
 
@@ -731,117 +707,47 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
 
 
 /*
- * Masks with "*" every byte of buf[0, scan) that starts or continues a
- * run of NGX_TURSO_MEMBERS_TOKEN_RUN or more bytes of any token the
- * location holds (a token shorter than that: the whole token).  The run
- * may go on past scan, up to len: a text about to be cut at scan keeps
- * no piece of a token that straddles the cut.
+ * The tokens a log line of a request must not show: the one the request
+ * went with (a refresh may have replaced it since) and every token the
+ * location holds.
  */
 
-void
-ngx_turso_members_token_mask(ngx_pool_t *pool,
+const ngx_turso_members_mask_secret_t **
+ngx_turso_members_token_secrets(ngx_pool_t *pool,
     ngx_turso_members_loc_conf_t *tlcf, ngx_turso_members_secret_t *sent,
-    u_char *buf, size_t len, size_t scan)
+    size_t *n)
 {
-    u_char                      *mask;
-    ngx_uint_t                   i;
-    ngx_turso_members_token_t  **tp;
+    ngx_uint_t                              i;
+    ngx_turso_members_token_t             **tp;
+    const ngx_turso_members_mask_secret_t **s;
 
-    if (len == 0) {
-        return;
+    *n = 0;
+
+    s = ngx_palloc(pool, (2 + (tlcf->tokens ? tlcf->tokens->nelts : 0))
+                         * sizeof(ngx_turso_members_mask_secret_t *));
+    if (s == NULL) {
+        return NULL;
     }
-
-    /* which bytes to mask, marked first: runs of two tokens may overlap */
-
-    mask = ngx_pcalloc(pool, len);
-    if (mask == NULL) {
-        /* nothing of the text can be told safe */
-        ngx_memset(buf, '*', scan);
-        return;
-    }
-
-    /* the value the request went with: a refresh may have replaced it */
 
     if (sent) {
-        ngx_turso_members_token_mask_one(sent, buf, len, mask, scan);
+        s[(*n)++] = &sent->mask;
     }
 
-    if (tlcf->token) {
-        ngx_turso_members_token_mask_one(tlcf->token->value, buf, len, mask,
-                                         scan);
+    if (tlcf->token && tlcf->token->value) {
+        s[(*n)++] = &tlcf->token->value->mask;
     }
 
     if (tlcf->tokens) {
         tp = tlcf->tokens->elts;
 
         for (i = 0; i < tlcf->tokens->nelts; i++) {
-            ngx_turso_members_token_mask_one(tp[i]->value, buf, len, mask,
-                                             scan);
-        }
-    }
-
-    for (i = 0; i < scan; i++) {
-        if (mask[i]) {
-            buf[i] = '*';
-        }
-    }
-}
-
-
-/*
- * Marks the runs of one token: each 8 bytes of the text looked up among
- * the token's sorted runs (a run of n > 8 bytes is n - 7 such runs, whose
- * marks join up); a token shorter than 8 bytes is looked for whole.
- */
-
-static void
-ngx_turso_members_token_mask_one(ngx_turso_members_secret_t *v, u_char *buf,
-    size_t len, u_char *mask, size_t scan)
-{
-    u_char    *token;
-    size_t     tlen, i, lo, hi, mid;
-    uint64_t   run;
-
-    if (v == NULL || v->authorization.len <= sizeof("Bearer ") - 1) {
-        return;
-    }
-
-    token = v->authorization.data + sizeof("Bearer ") - 1;
-    tlen = v->authorization.len - (sizeof("Bearer ") - 1);
-
-    if (tlen < NGX_TURSO_MEMBERS_TOKEN_RUN) {
-
-        for (i = 0; i < scan && i + tlen <= len; i++) {
-            if (ngx_memcmp(buf + i, token, tlen) == 0) {
-                ngx_memset(mask + i, 1, tlen);
+            if (tp[i]->value) {
+                s[(*n)++] = &tp[i]->value->mask;
             }
         }
-
-        return;
     }
 
-    for (i = 0; i < scan && i + NGX_TURSO_MEMBERS_TOKEN_RUN <= len; i++) {
-
-        ngx_memcpy(&run, buf + i, sizeof(uint64_t));
-
-        lo = 0;
-        hi = v->nwindows;
-
-        while (lo < hi) {
-            mid = lo + (hi - lo) / 2;
-
-            if (v->windows[mid] < run) {
-                lo = mid + 1;
-
-            } else {
-                hi = mid;
-            }
-        }
-
-        if (lo < v->nwindows && v->windows[lo] == run) {
-            ngx_memset(mask + i, 1, NGX_TURSO_MEMBERS_TOKEN_RUN);
-        }
-    }
+    return s;
 }
 
 

@@ -220,12 +220,22 @@ subtest 'a 10 MB 409 body, chunked' => sub {
     error_is $r, 409, 'member_exists';
 };
 
-subtest 'control characters and quotes in the logged body are escaped' => sub {
+subtest 'line breaks and quotes in the logged body are escaped' => sub {
     add_scripted('bob', { status => 409,
-        body => qq({"error":"line1\nline2\r\n\x1b[31mred\x00"}) });
+        body => qq({"error":"line1\nline2\r\n\tend"}) });
     my $log = $t->error_log_since($mark);
-    like $log, qr/line1/, 'logged';
-    unlike $log, qr/\x1b|\x00/, 'no raw ESC or NUL in error.log';
+    like $log, qr/line1\\nline2\\r\\n\\tend/, 'logged, escaped';
+    unlike $log, qr/^line2/m, 'no forged log line';
+};
+
+subtest 'a body with other control characters is not quoted' => sub {
+    my $body = qq({"error":"line1\nline2\r\n\x1b[31mred\x00"});
+    add_scripted('bob', { status => 409, body => $body });
+    my $log = $t->error_log_since($mark);
+    my $n = length $body;
+    like $log, qr/upstream body: \($n bytes, not text, not quoted\)/,
+         'a placeholder';
+    unlike $log, qr/\x1b|\x00|line1/, 'no raw ESC or NUL in error.log';
     unlike $log, qr/^line2/m, 'no forged log line';
 };
 

@@ -12,6 +12,7 @@
  *   POST /__mock/reset     forget requests, restore state, drop scripts
  *   POST /__mock/script    queue scripted answers, one per next request:
  *        {"status":409,"body":"text","headers":{...},
+ *         "body_base64":"..." (bytes, in place of "body"),
  *         "fault":"none|reset|close_after_headers|hang|chunked|delay",
  *         "delay_ms":N,"size":N,"url":"/v1/..."}
  *        An entry without "status" falls through to the normal handling
@@ -268,7 +269,9 @@ function scripted(req, res, s, body) {
     }
     if (s.status === undefined) return route(req, res, body);
 
-    let out = Buffer.from(s.body === undefined ? '' : String(s.body));
+    let out = s.body_base64 !== undefined
+              ? Buffer.from(String(s.body_base64), 'base64')
+              : Buffer.from(s.body === undefined ? '' : String(s.body));
     if (s.size && s.size > out.length) {
         out = Buffer.concat([out, Buffer.alloc(s.size - out.length, ' ')]);
     }

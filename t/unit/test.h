@@ -50,6 +50,9 @@ void ngx_turso_members_test_flat_agrees(const char *name,
 void ngx_turso_members_test_valid(void);
 void ngx_turso_members_test_role(void);
 
+/* test_mask.c */
+void ngx_turso_members_test_mask(void);
+
 /* test_write.c */
 void ngx_turso_members_test_write(void);
 void ngx_turso_members_test_escape(void);

@@ -363,6 +363,7 @@ main(void)
     ngx_turso_members_test_valid();
     ngx_turso_members_test_role();
     ngx_turso_members_test_fold();
+    ngx_turso_members_test_mask();
 
     printf("1..%d\n", ngx_turso_members_test_passed
                       + ngx_turso_members_test_failed);
