@@ -75,7 +75,7 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
 
     if (ctx) {
         /* an answer nginx starts within proxy_pass's handler */
-        ngx_turso_members_upstream_done(r, ctx);
+        ngx_turso_members_upstream_end(r, ctx);
     }
 
     status = r->headers_out.status;
@@ -94,19 +94,8 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "turso_members: the upstream's answer is not HTTP");
 
-#if (NGX_HTTP_V2)
-        if (r->stream) {
-            r->http_version = NGX_HTTP_VERSION_20;
-        } else
-#endif
-        if (r->http_protocol.len == sizeof("HTTP/1.0") - 1
-            && r->http_protocol.data[7] == '0')
-        {
-            r->http_version = NGX_HTTP_VERSION_10;
-
-        } else {
-            r->http_version = NGX_HTTP_VERSION_11;
-        }
+        /* the client's, saved when the hand-off began */
+        r->http_version = ctx ? ctx->http_version : NGX_HTTP_VERSION_11;
 
         status = NGX_HTTP_BAD_GATEWAY;
     }

@@ -25,6 +25,7 @@ package TursoMembers::Spy;
 #   cut200          a chunked 200 closed before its first byte
 #   gone404         404 {"error":"user ... is not a member ..."}
 #   ssi             200 JSON with an SSI include of /other/ssi
+#   slow*           200 {"members":[]} after 1.5 s
 #   anything else   200 {"members":[]} (and "ok" for /other/...)
 
 use strict;
@@ -269,6 +270,7 @@ sub answer {
                                . 'ssi" -->]}');
         return 1;
     }
+    sleep 1.5 if $mode =~ /^slow/;
     syswrite $c, json(200, '{"members":[]}');
     return 1;
 }
