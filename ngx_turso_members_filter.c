@@ -74,7 +74,7 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
     ngx_uint_t  status;
 
     if (ctx) {
-        /* an answer nginx starts within proxy_pass's handler */
+        /* the hand-off ends (an answer may start within its call) */
         ngx_turso_members_upstream_end(r, ctx);
     }
 

@@ -173,6 +173,30 @@ subtest 'a gateway error: the log reads the client\'s values too' => sub {
                . qq("x=3" "3" "?"), 'the client\'s values';
 };
 
+# --- the HTTP version ------------------------------------------------------
+
+# nginx's proxy module takes an answer without a status line for HTTP/0.9
+# and sets the request's version so; the gateway answers a 502 in the
+# client's own version, saved when the hand-off began (nginx writes
+# "HTTP/1.1" in the status line of an HTTP/1.0 request's answer too)
+subtest 'an answer that is not HTTP: a 502 in the client\'s version' => sub {
+    my $path = '/v1/organizations/during/members/garbage';
+    for my $v ('1.0', '1.1') {
+        reset_all();
+        my $c = $t->connect;
+        $c->send_raw("GET $path HTTP/$v\r\nHost: x\r\n\r\n");
+        my $r = $c->read_response(timeout => 5);
+        $c->close;
+        is $r->{version}, '1.1', "HTTP/$v: a status line";
+        error_is $r, 502, 'upstream_error', "HTTP/$v";
+        unlike $r->{body} // '', qr/SSH/, 'no raw bytes';
+    }
+    my $r = $t->h2_request(method => 'GET', path => $path);
+    is $r->{status}, 502, 'HTTP/2: a 502';
+    like $r->{version} // '', qr/^2/, 'in HTTP/2';
+    is $r->{json}{code}, 'upstream_error', 'the JSON error';
+};
+
 # --- the upstream request is built within the call, or never -------------
 
 subtest 'proxy_cache_lock: a waiter\'s deferred upstream request is never built' => sub {
