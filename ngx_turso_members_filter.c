@@ -21,7 +21,8 @@
 static ngx_int_t ngx_turso_members_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_answer_header(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx) ngx_turso_members_noinline;
-static void ngx_turso_members_answer_not_http(ngx_http_request_t *r);
+static void ngx_turso_members_answer_not_http(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 static ngx_int_t ngx_turso_members_answer_interim(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_uint_t status);
 static ngx_int_t ngx_turso_members_answer_success(ngx_http_request_t *r,
@@ -95,8 +96,8 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
     ngx_uint_t  status;
 
     if (ctx) {
-        /* an answer nginx starts within proxy_pass's handler */
-        ngx_turso_members_upstream_done(r, ctx);
+        /* the hand-off ends (an answer may start within its call) */
+        ngx_turso_members_upstream_end(r, ctx);
 
         if (ctx->answer == NGX_TURSO_MEMBERS_ANSWER_OWN
             || ctx->answer == NGX_TURSO_MEMBERS_ANSWER_BUFFER
@@ -110,7 +111,7 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
     status = r->headers_out.status;
 
     if (r->upstream && r->http_version == NGX_HTTP_VERSION_9) {
-        ngx_turso_members_answer_not_http(r);
+        ngx_turso_members_answer_not_http(r, ctx);
         status = NGX_HTTP_BAD_GATEWAY;
     }
 
@@ -146,26 +147,15 @@ ngx_turso_members_answer_header(ngx_http_request_t *r,
  */
 
 static void
-ngx_turso_members_answer_not_http(ngx_http_request_t *r)
+ngx_turso_members_answer_not_http(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
 {
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "turso_members: the upstream's answer is not HTTP");
 
-#if (NGX_HTTP_V2)
-    if (r->stream) {
-        r->http_version = NGX_HTTP_VERSION_20;
-        return;
-    }
-#endif
-
-    if (r->http_protocol.len == sizeof("HTTP/1.0") - 1
-        && r->http_protocol.data[7] == '0')
-    {
-        r->http_version = NGX_HTTP_VERSION_10;
-
-    } else {
-        r->http_version = NGX_HTTP_VERSION_11;
-    }
+    /* the client's, saved when the hand-off began */
+    r->http_version = (ctx && ctx->http_version) ? ctx->http_version
+                                                 : NGX_HTTP_VERSION_11;
 }
 
 

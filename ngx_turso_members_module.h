@@ -254,16 +254,21 @@ typedef struct {
     /*
      * The headers of the upstream request, the token's among them, and
      * its URI: in r->headers_in and r->unparsed_uri only while the
-     * location's content handler runs (ngx_turso_members_upstream.c)
+     * location's content handler runs (ngx_turso_members_upstream.c);
+     * the client's values meanwhile
      */
     ngx_list_t                      upstream_headers;
-    ngx_list_t                      client_headers;  /* while they are */
-    ngx_str_t                       client_uri;      /* likewise */
+    ngx_list_t                      client_headers;
+    ngx_str_t                       client_uri;
+    ngx_str_t                       client_args;
+    ngx_table_elt_t                *client_upgrade;
+    ngx_uint_t                      http_version;
 
     u_char                          id[32];      /* the gateway's id */
 
     unsigned                        keep_body:1;  /* of an upstream error */
     unsigned                        handing_off:1;  /* proxy_pass's turn */
+    unsigned                        upgrade_off:1;  /* till the answer */
     unsigned                        client_uri_valid:1;
 } ngx_turso_members_ctx_t;
 
@@ -336,7 +341,7 @@ ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
 ngx_int_t ngx_turso_members_upstream_run(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
-void ngx_turso_members_upstream_done(ngx_http_request_t *r,
+void ngx_turso_members_upstream_end(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 
 /* ngx_turso_members_filter.c */

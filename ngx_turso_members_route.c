@@ -19,9 +19,27 @@
 #define F_MEMBER    NGX_TURSO_MEMBERS_FIELD_MEMBER
 
 
+/* a path taken apart: /v{version}/organizations/{org}/{collection}[/{item}] */
+
+typedef struct {
+    ngx_uint_t                  version;
+    ngx_uint_t                  has_item;
+    ngx_str_t                   org;
+    ngx_str_t                   collection;
+    ngx_str_t                   item;
+} ngx_turso_members_path_t;
+
+
+static ngx_uint_t ngx_turso_members_route_path(ngx_str_t *uri,
+    ngx_turso_members_path_t *path);
+static ngx_turso_members_route_t *ngx_turso_members_route_match(
+    ngx_turso_members_path_t *path, ngx_uint_t method, ngx_uint_t *shapes);
+static ngx_int_t ngx_turso_members_route_allow(ngx_http_request_t *r,
+    ngx_turso_members_path_t *path, ngx_str_t *allow);
+static ngx_uint_t ngx_turso_members_route_parts(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_path_t *path);
 static ngx_uint_t ngx_turso_members_route_shape(
-    ngx_turso_members_route_t *rt, ngx_uint_t version, ngx_str_t *collection,
-    ngx_uint_t item);
+    ngx_turso_members_route_t *rt, ngx_turso_members_path_t *path);
 static u_char *ngx_turso_members_route_escape(u_char *dst, ngx_str_t *src);
 
 
@@ -204,15 +222,73 @@ ngx_uint_t
 ngx_turso_members_route_find(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *allow)
 {
-    u_char                     *p, *last, *seg[3], *end[3], *a;
-    ngx_str_t                   item, collection;
-    ngx_uint_t                  version, n, shape;
-    ngx_turso_members_route_t  *rt;
+    ngx_uint_t                shapes;
+    ngx_turso_members_path_t  path;
 
-    p = r->uri.data;
-    last = p + r->uri.len;
+    if (ngx_turso_members_route_path(&r->uri, &path) != NGX_TURSO_MEMBERS_OK) {
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+    }
 
-    if (r->uri.len < sizeof("/v1/organizations/") - 1
+    ctx->route = ngx_turso_members_route_match(&path, r->method, &shapes);
+
+    if (shapes == 0) {
+        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
+    }
+
+    if (ctx->route == NULL) {
+        if (ngx_turso_members_route_allow(r, &path, allow) != NGX_OK) {
+            return NGX_TURSO_MEMBERS_INTERNAL_ERROR;
+        }
+
+        return NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED;
+    }
+
+    return ngx_turso_members_route_parts(ctx, &path);
+}
+
+
+/*
+ * The methods the request's path takes, as the Allow header of a 405
+ * lists them ("GET, POST"), for a CORS preflight; NGX_DECLINED when the
+ * path is no route.  Only the path's shape counts: its organization and
+ * item are checked on the actual request, whose error the page can read.
+ */
+
+ngx_int_t
+ngx_turso_members_route_methods(ngx_http_request_t *r, ngx_str_t *methods)
+{
+    ngx_turso_members_path_t  path;
+
+    ngx_str_null(methods);
+
+    if (ngx_turso_members_route_path(&r->uri, &path) != NGX_TURSO_MEMBERS_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_turso_members_route_allow(r, &path, methods) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return methods->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/*
+ * /v{1,2}/organizations/{org}/{collection}[/{item}]: no empty segment,
+ * no trailing slash, nothing more
+ */
+
+static ngx_uint_t
+ngx_turso_members_route_path(ngx_str_t *uri, ngx_turso_members_path_t *path)
+{
+    u_char     *p, *last, *start;
+    ngx_str_t  *seg[3];
+    ngx_uint_t  n;
+
+    p = uri->data;
+    last = p + uri->len;
+
+    if (uri->len < sizeof("/v1/organizations/") - 1
         || p[0] != '/' || p[1] != 'v'
         || (p[2] != '1' && p[2] != '2')
         || ngx_memcmp(p + 3, "/organizations/",
@@ -221,30 +297,31 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
         return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
     }
 
-    version = p[2] - '0';
+    path->version = p[2] - '0';
     p += sizeof("/v1/organizations/") - 1;
 
-    /* {org}/{collection}[/{item}], no empty segment, no trailing slash */
+    seg[0] = &path->org;
+    seg[1] = &path->collection;
+    seg[2] = &path->item;
+
+    ngx_str_null(&path->item);
 
     for (n = 0; n < 3 && p < last; n++) {
-        seg[n] = p;
+        start = p;
 
         while (p < last && *p != '/') {
             p++;
         }
 
-        end[n] = p;
-
-        if (end[n] == seg[n]) {
+        if (p == start) {
             return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
         }
 
-        if (p < last) {
-            p++;
+        seg[n]->data = start;
+        seg[n]->len = p - start;
 
-            if (p == last) {
-                return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
-            }
+        if (p < last && ++p == last) {
+            return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
         }
     }
 
@@ -252,137 +329,139 @@ ngx_turso_members_route_find(ngx_http_request_t *r,
         return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
     }
 
-    shape = 0;
-    ctx->route = NULL;
-
-    collection.data = seg[1];
-    collection.len = end[1] - seg[1];
-
-    for (rt = ngx_turso_members_routes; rt->method; rt++) {
-
-        if (!ngx_turso_members_route_shape(rt, version, &collection, n == 3)) {
-            continue;
-        }
-
-        shape++;
-
-        if (rt->method == r->method) {
-            ctx->route = rt;
-            break;
-        }
-    }
-
-    if (shape == 0) {
-        return NGX_TURSO_MEMBERS_ROUTE_NOT_SUPPORTED;
-    }
-
-    if (ctx->route == NULL) {
-
-        /* list the methods this path takes, for the Allow header */
-
-        allow->data = ngx_pnalloc(r->pool, sizeof("DELETE, PATCH, POST, GET"));
-        if (allow->data == NULL) {
-            return NGX_TURSO_MEMBERS_INTERNAL_ERROR;
-        }
-
-        a = allow->data;
-
-        for (rt = ngx_turso_members_routes; rt->method; rt++) {
-            if (!ngx_turso_members_route_shape(rt, version, &collection,
-                                               n == 3))
-            {
-                continue;
-            }
-
-            if (a != allow->data) {
-                *a++ = ','; *a++ = ' ';
-            }
-
-            switch (rt->method) {
-            case NGX_HTTP_GET:
-                a = ngx_cpymem(a, "GET", 3);
-                break;
-            case NGX_HTTP_POST:
-                a = ngx_cpymem(a, "POST", 4);
-                break;
-            case NGX_HTTP_PATCH:
-                a = ngx_cpymem(a, "PATCH", 5);
-                break;
-            default:
-                a = ngx_cpymem(a, "DELETE", 6);
-            }
-        }
-
-        allow->len = a - allow->data;
-
-        return NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED;
-    }
-
-    ctx->org.data = seg[0];
-    ctx->org.len = end[0] - seg[0];
-
-    if (!ngx_turso_members_valid_org(ctx->org.data, ctx->org.len)) {
-        ngx_str_null(&ctx->org);
-        return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
-    }
-
-    if (n < 3) {
-        return NGX_TURSO_MEMBERS_OK;
-    }
-
-    item.data = seg[2];
-    item.len = end[2] - seg[2];
-
-    if (ctx->route->item == NGX_TURSO_MEMBERS_ITEM_EMAIL) {
-        if (!ngx_turso_members_valid_email(item.data, item.len)) {
-            return NGX_TURSO_MEMBERS_INVALID_EMAIL;
-        }
-
-        ctx->email = item;
-
-    } else {
-        if (!ngx_turso_members_valid_username(item.data, item.len)) {
-            return NGX_TURSO_MEMBERS_INVALID_USERNAME;
-        }
-
-        ctx->username = item;
-    }
+    path->has_item = (n == 3);
 
     return NGX_TURSO_MEMBERS_OK;
 }
 
 
 /*
- * The methods the request's path takes, as the Allow header of a 405
- * lists them ("GET, POST"), for a CORS preflight; NGX_DECLINED when the
- * path is no route.  Found as for a 405, with a method no route has, so
- * that the paths are those of ngx_turso_members_route_find(), and only
- * the path's shape counts: its organization and item are checked on the
- * actual request, whose error the page can read.
+ * The route of the path's shape and the method; "shapes": how many routes
+ * have the shape, whatever their method
  */
 
-ngx_int_t
-ngx_turso_members_route_methods(ngx_http_request_t *r, ngx_str_t *methods)
+static ngx_turso_members_route_t *
+ngx_turso_members_route_match(ngx_turso_members_path_t *path,
+    ngx_uint_t method, ngx_uint_t *shapes)
 {
-    ngx_uint_t               code, method;
-    ngx_turso_members_ctx_t  ctx;
+    ngx_turso_members_route_t  *rt;
 
-    ngx_memzero(&ctx, sizeof(ngx_turso_members_ctx_t));
-    ngx_str_null(methods);
+    *shapes = 0;
 
-    method = r->method;
-    r->method = NGX_HTTP_UNKNOWN;
+    for (rt = ngx_turso_members_routes; rt->method; rt++) {
 
-    code = ngx_turso_members_route_find(r, &ctx, methods);
+        if (!ngx_turso_members_route_shape(rt, path)) {
+            continue;
+        }
 
-    r->method = method;
+        (*shapes)++;
 
-    if (code == NGX_TURSO_MEMBERS_METHOD_NOT_ALLOWED) {
-        return NGX_OK;
+        if (rt->method == method) {
+            return rt;
+        }
     }
 
-    return (code == NGX_TURSO_MEMBERS_INTERNAL_ERROR) ? NGX_ERROR
-                                                      : NGX_DECLINED;
+    return NULL;
+}
+
+
+/* the methods of the routes of the path's shape: "GET, POST"; none, "" */
+
+static ngx_int_t
+ngx_turso_members_route_allow(ngx_http_request_t *r,
+    ngx_turso_members_path_t *path, ngx_str_t *allow)
+{
+    u_char                     *a;
+    ngx_turso_members_route_t  *rt;
+
+    allow->data = ngx_pnalloc(r->pool, sizeof("DELETE, PATCH, POST, GET"));
+    if (allow->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    a = allow->data;
+
+    for (rt = ngx_turso_members_routes; rt->method; rt++) {
+
+        if (!ngx_turso_members_route_shape(rt, path)) {
+            continue;
+        }
+
+        if (a != allow->data) {
+            *a++ = ','; *a++ = ' ';
+        }
+
+        switch (rt->method) {
+        case NGX_HTTP_GET:
+            a = ngx_cpymem(a, "GET", 3);
+            break;
+        case NGX_HTTP_POST:
+            a = ngx_cpymem(a, "POST", 4);
+            break;
+        case NGX_HTTP_PATCH:
+            a = ngx_cpymem(a, "PATCH", 5);
+            break;
+        default:
+            a = ngx_cpymem(a, "DELETE", 6);
+        }
+    }
+
+    allow->len = a - allow->data;
+
+    return NGX_OK;
+}
+
+
+/* the organization and the item of a matched route, checked */
+
+static ngx_uint_t
+ngx_turso_members_route_parts(ngx_turso_members_ctx_t *ctx,
+    ngx_turso_members_path_t *path)
+{
+    size_t  i;
+
+    if (!ngx_turso_members_valid_org(path->org.data, path->org.len)) {
+        return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
+    }
+
+    /*
+     * Turso's slugs are lowercase: "ACME" is refused, so that no case
+     * variant of a configured organization goes upstream with another
+     * token (the default's) than that organization's
+     */
+
+    for (i = 0; i < path->org.len; i++) {
+        if (path->org.data[i] >= 'A' && path->org.data[i] <= 'Z') {
+            ngx_str_set(&ctx->message, "invalid organization: Turso's "
+                        "organization slugs are lowercase");
+            return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
+        }
+    }
+
+    ctx->org = path->org;
+
+    if (!path->has_item) {
+        return NGX_TURSO_MEMBERS_OK;
+    }
+
+    if (ctx->route->item == NGX_TURSO_MEMBERS_ITEM_EMAIL) {
+        if (!ngx_turso_members_valid_email(path->item.data, path->item.len)) {
+            return NGX_TURSO_MEMBERS_INVALID_EMAIL;
+        }
+
+        ctx->email = path->item;
+
+    } else {
+        if (!ngx_turso_members_valid_username(path->item.data,
+                                              path->item.len))
+        {
+            return NGX_TURSO_MEMBERS_INVALID_USERNAME;
+        }
+
+        ctx->username = path->item;
+    }
+
+    return NGX_TURSO_MEMBERS_OK;
 }
 
 
@@ -390,20 +469,20 @@ ngx_turso_members_route_methods(ngx_http_request_t *r, ngx_str_t *methods)
 
 static ngx_uint_t
 ngx_turso_members_route_shape(ngx_turso_members_route_t *rt,
-    ngx_uint_t version, ngx_str_t *collection, ngx_uint_t item)
+    ngx_turso_members_path_t *path)
 {
-    return rt->version == version
-           && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == item
-           && rt->collection.len == collection->len
-           && ngx_memcmp(rt->collection.data, collection->data,
-                         collection->len) == 0;
+    return rt->version == path->version
+           && (rt->item != NGX_TURSO_MEMBERS_ITEM_NONE) == path->has_item
+           && rt->collection.len == path->collection.len
+           && ngx_memcmp(rt->collection.data, path->collection.data,
+                         path->collection.len) == 0;
 }
 
 
 /*
  * The upstream path is rebuilt from the validated parts, each escaped,
- * so that no trick in the client's URI (and no query string) reaches
- * the upstream.
+ * so that no trick in the client's URI reaches the upstream (nor its
+ * query string: ngx_turso_members_upstream_begin() takes it out).
  */
 
 ngx_int_t
@@ -416,14 +495,6 @@ ngx_turso_members_route_upstream_uri(ngx_http_request_t *r,
     const ngx_turso_members_route_t  *rt;
 
     rt = ctx->route;
-
-    /*
-     * The client's arguments go nowhere, whatever the proxy_pass form;
-     * the form with no URI part sends this path through r->unparsed_uri
-     * (ngx_turso_members_upstream_run())
-     */
-
-    ngx_str_null(&r->args);
 
     if (rt->item == NGX_TURSO_MEMBERS_ITEM_NONE) {
         /*

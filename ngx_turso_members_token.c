@@ -179,6 +179,7 @@ static char *
 ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
     ngx_msec_t *refresh, ngx_str_t *org)
 {
+    u_char      *p;
     ngx_str_t   *value, s;
     ngx_uint_t   i;
 
@@ -211,11 +212,22 @@ ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
             org->data = value[i].data + 13;
             org->len = value[i].len - 13;
 
-            if (!ngx_turso_members_valid_org(org->data, org->len)) {
+            /* lowercase, as Turso's: a path's "ACME" is refused */
+
+            for (p = org->data; p < org->data + org->len; p++) {
+                if (*p >= 'A' && *p <= 'Z') {
+                    break;
+                }
+            }
+
+            if (!ngx_turso_members_valid_org(org->data, org->len)
+                || p < org->data + org->len)
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid organization slug \"%V\" in "
-                                   "\"%V\": 1 to 64 letters, digits, \"-\" "
-                                   "or \"_\"", org, &value[i]);
+                                   "\"%V\": 1 to 64 lowercase letters, "
+                                   "digits, \"-\" or \"_\"",
+                                   org, &value[i]);
                 return NGX_CONF_ERROR;
             }
 

@@ -7,14 +7,30 @@
  *
  * The upstream gets a list of headers the gateway made: the token, the
  * canonical body's Content-Type, the request id and the few client headers
- * that cannot change how the upstream reads the request.  That list takes
- * the place of the client's in r->headers_in, and the upstream path the
- * place of the client's in r->unparsed_uri, only while the location's
- * content handler (proxy_pass) runs, which is when the proxy module
- * builds the upstream request; before and after, the request holds the
- * client's.  So nothing else that reads or copies the request —
- * a mirror or any subrequest, an internal redirect, the logs — can see
- * the token.
+ * that cannot change how the upstream reads the request.  The hand-off is
+ * one contract, ngx_turso_members_upstream_begin() and _end():
+ *
+ * - begin puts the gateway's list in place of the client's in
+ *   r->headers_in, the upstream path in place of r->unparsed_uri, no
+ *   arguments in place of r->args, and clears r->headers_in.upgrade;
+ *   it saves each, and the HTTP version, in the context;
+ * - proxy_pass's handler (the location's content handler) runs, and
+ *   builds the upstream request within its call, since the body is read;
+ * - end puts the client's values back, and makes every cached variable
+ *   that reads them ($http_NAME, $arg_NAME, $request_uri, $args) read
+ *   them again.  Upgrade comes back only when the answer starts (the
+ *   header filter calls end): the proxy module reads it when the
+ *   upstream's answer arrives, to decide on a tunnel.  The HTTP version
+ *   the proxy module sets for an answer that is not HTTP is replaced by
+ *   the saved one in the header filter;
+ * - then the check: if the upstream request was not built within the
+ *   call (nginx deferred it: a proxy_cache lock, cache file I/O in a
+ *   thread), it is never built: its builder is replaced by one that
+ *   refuses, with an alert, and the client gets the JSON 500.
+ *
+ * Before begin and after end the request holds the client's values: so
+ * nothing else that reads or copies the request — a mirror or any
+ * subrequest, an internal redirect, the logs — can see the token.
  *
  * The gateway's handler (ngx_turso_members_handler.c) is the location's
  * content handler, set at configuration time in front of proxy_pass's,
@@ -33,6 +49,13 @@
 #include "ngx_turso_members_module.h"
 
 
+static void ngx_turso_members_upstream_begin(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+static void ngx_turso_members_upstream_restore(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
+static void ngx_turso_members_upstream_flush(ngx_http_request_t *r);
+static ngx_uint_t ngx_turso_members_upstream_reads(ngx_str_t *name);
+static ngx_int_t ngx_turso_members_upstream_refuse(ngx_http_request_t *r);
 static ngx_int_t ngx_turso_members_upstream_header(ngx_list_t *list,
     ngx_table_elt_t *header, ngx_str_t *value);
 
@@ -158,17 +181,14 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* the client's Upgrade would turn an upstream's 101 into a tunnel */
-
-    r->headers_in.upgrade = NULL;
-
     return NGX_OK;
 }
 
 
 /*
  * The location's own content handler (proxy_pass's), run with the upstream
- * request's headers for a request the gateway validated.
+ * request's headers for a request the gateway validated; what it returns,
+ * for ngx_http_finalize_request().
  */
 
 ngx_int_t
@@ -176,6 +196,7 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     ngx_int_t                      rc;
+    ngx_http_upstream_t           *u;
     ngx_turso_members_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_turso_members_module);
@@ -190,12 +211,48 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
                    "turso_members upstream request with the gateway's "
                    "headers");
 
+    ngx_turso_members_upstream_begin(r, ctx);
+
+    rc = tlcf->content_handler(r);
+
+    ngx_turso_members_upstream_restore(r, ctx);
+
+    /*
+     * The upstream module builds the request (create_request) into
+     * u->request_bufs within the call, unless nginx defers the build
+     * (ngx_http_upstream_init_request(): a proxy_cache lock held by
+     * another request, cache file I/O in a thread, r->aio); deferred, it
+     * would run with the client's headers.  Or no build is needed (an
+     * answer from the cache): then none may happen later either.
+     */
+
+    u = r->upstream;
+
+    if (u && u->request_bufs == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "turso_members upstream request not built "
+                       "within the call");
+
+        u->create_request = ngx_turso_members_upstream_refuse;
+    }
+
+    return rc;
+}
+
+
+/* the gateway's values in the request, the client's kept in the context */
+
+static void
+ngx_turso_members_upstream_begin(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
     ctx->client_headers = r->headers_in.headers;
     r->headers_in.headers = ctx->upstream_headers;
 
     /*
      * proxy_pass with no URI part sends r->unparsed_uri as it is: the
-     * upstream path the gateway escaped, as the variable form does
+     * upstream path the gateway escaped, as the variable form does; the
+     * form with a URI part adds r->args: the client's go nowhere
      */
 
     ctx->client_uri = r->unparsed_uri;
@@ -203,26 +260,49 @@ ngx_turso_members_upstream_run(ngx_http_request_t *r,
     r->unparsed_uri = ctx->upstream_uri;
     r->valid_unparsed_uri = 1;
 
+    ctx->client_args = r->args;
+    ngx_str_null(&r->args);
+
+    /* the client's Upgrade would turn an upstream's 101 into a tunnel */
+
+    ctx->client_upgrade = r->headers_in.upgrade;
+    r->headers_in.upgrade = NULL;
+
+    ctx->http_version = r->http_version;
+
+    /* a variable read before reads the gateway's values from now on */
+
+    ngx_turso_members_upstream_flush(r);
+
     ctx->handing_off = 1;
-
-    rc = tlcf->content_handler(r);
-
-    ngx_turso_members_upstream_done(r, ctx);
-
-    return rc;
+    ctx->upgrade_off = 1;
 }
 
 
 /*
- * The upstream request is built, or an answer starts before it could be
- * sent (nginx answers a failure to reach any server at once, within
- * proxy_pass's handler: the header filter calls this first, so that no
- * filter and no subrequest of the answer sees the gateway's headers).
- * The client's headers are back, and the token leaves the context.
+ * The client's request back: right after proxy_pass's handler, but for
+ * Upgrade; and when the answer starts (the header filter calls this
+ * first, and the answer may start within that call: nginx answers a
+ * failure to reach any server at once), Upgrade too.  So no filter and no
+ * subrequest of the answer sees the gateway's values, and the token
+ * leaves the context.
  */
 
 void
-ngx_turso_members_upstream_done(ngx_http_request_t *r,
+ngx_turso_members_upstream_end(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_turso_members_upstream_restore(r, ctx);
+
+    if (ctx->upgrade_off) {
+        r->headers_in.upgrade = ctx->client_upgrade;
+        ctx->upgrade_off = 0;
+    }
+}
+
+
+static void
+ngx_turso_members_upstream_restore(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
     if (!ctx->handing_off) {
@@ -232,9 +312,104 @@ ngx_turso_members_upstream_done(ngx_http_request_t *r,
     r->headers_in.headers = ctx->client_headers;
     r->unparsed_uri = ctx->client_uri;
     r->valid_unparsed_uri = ctx->client_uri_valid;
+    r->args = ctx->client_args;
+
+    ngx_turso_members_upstream_flush(r);
+
     ctx->handing_off = 0;
 
     ngx_memzero(&ctx->upstream_headers, sizeof(ngx_list_t));
+}
+
+
+/*
+ * The variables whose values the hand-off changes are read again at
+ * their next use: nginx keeps an indexed variable's value for the rest
+ * of the request once it is read (a proxy_set_header, a proxy_cache_key,
+ * a log_format, a "set" before), so one read during the call would show
+ * the gateway's values to the log, one read before would give the
+ * client's to the upstream request.
+ */
+
+static void
+ngx_turso_members_upstream_flush(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_variable_t        *v;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if ((r->variables[i].valid || r->variables[i].not_found)
+            && ngx_turso_members_upstream_reads(&v[i].name))
+        {
+            r->variables[i].valid = 0;
+            r->variables[i].not_found = 0;
+        }
+    }
+}
+
+
+/* whether a variable reads what the hand-off swaps, by its name */
+
+static ngx_uint_t
+ngx_turso_members_upstream_reads(ngx_str_t *name)
+{
+    ngx_str_t  *n;
+
+    static ngx_str_t  prefixes[] = {
+        ngx_string("http_"),
+        ngx_string("arg_"),
+        ngx_null_string
+    };
+
+    static ngx_str_t  names[] = {
+        ngx_string("request_uri"),
+        ngx_string("args"),
+        ngx_string("query_string"),
+        ngx_string("is_args"),
+        ngx_null_string
+    };
+
+    for (n = prefixes; n->len; n++) {
+        if (name->len > n->len
+            && ngx_strncmp(name->data, n->data, n->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    for (n = names; n->len; n++) {
+        if (name->len == n->len
+            && ngx_strncmp(name->data, n->data, n->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The builder of an upstream request nginx deferred past proxy_pass's
+ * handler: it would have the client's headers, not the gateway's.  The
+ * 500 becomes the gateway's JSON internal_error.
+ */
+
+static ngx_int_t
+ngx_turso_members_upstream_refuse(ngx_http_request_t *r)
+{
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "turso_members: the upstream request would be built "
+                  "after proxy_pass's handler returned, without the "
+                  "gateway's headers (\"proxy_cache\" in a gateway "
+                  "location?): refused");
+
+    return NGX_ERROR;
 }
 
 

@@ -214,11 +214,45 @@ subtest 'an organization without a token and no default: 403 before the upstream
 };
 
 subtest 'slugs compare exactly' => sub {
-    my ($r, $u) = call(path => '/v1/organizations/ACME/members');
-    error_is $r, 403, 'organization_not_allowed', 'ACME is not acme';
-    is scalar @$u, 0, 'nothing upstream';
-    ($r, $u) = call(path => '/v1/organizations/acme-2/members');
+    my ($r, $u) = call(path => '/v1/organizations/acme-2/members');
     error_is $r, 403, 'organization_not_allowed', 'acme-2 is not acme';
+    is scalar @$u, 0, 'nothing upstream';
+};
+
+# Turso's slugs are lowercase: a slug with an uppercase letter is refused,
+# so that no case variant of a configured organization goes upstream with
+# another token than that organization's (the default's, where there is one)
+subtest 'a slug with an uppercase letter: 400, whatever the tokens' => sub {
+    for my $case (['/default', 'ACME', 'acme\'s token and a default'],
+                  ['/default', 'Acme', 'the same'],
+                  ['/default', 'acmE', 'the same'],
+                  ['/default', 'GLOBEX', 'not configured: the default'],
+                  ['/default', 'Initech', 'the same'],
+                  ['', 'ACME', 'acme\'s and globex\'s tokens, no default'],
+                  ['', 'Globex', 'the same'],
+                  ['', 'INITECH', 'no token at all'],
+                  ['/report', 'ACME', 'report mode'])
+    {
+        my ($loc, $org, $what) = @$case;
+        for my $req (['GET', "/v1/organizations/$org/members", undef],
+                     ['POST', "/v2/organizations/$org/invites",
+                      '{"email":"x@example.com"}'],
+                     ['DELETE', "/v1/organizations/$org/members/bob", undef])
+        {
+            my ($method, $path, $body) = @$req;
+            my ($r, $u) = call(method => $method, path => "$loc$path",
+                               body => $body);
+            my $j = error_is $r, 400, 'invalid_organization',
+                             "$loc $method $org ($what)";
+            is $j->{error}, 'invalid organization: Turso\'s organization '
+                            . 'slugs are lowercase', 'the message says why';
+            is auth_of($u), 'nothing', 'nothing upstream, with no token';
+        }
+    }
+    my ($r, $u) = call(path => '/default/v1/organizations/acme/members');
+    is auth_of($u), "Bearer $ACME", 'acme itself: acme\'s token';
+    ($r, $u) = call(path => '/default/v1/organizations/globex/members');
+    is auth_of($u), 'Bearer test-token', 'globex: the default';
 };
 
 subtest 'a default token serves every other organization' => sub {
@@ -392,8 +426,8 @@ accepted "turso_members_token_file $file{acme} organization=acme refresh=5m;\n"
 accepted "turso_members_token_file $file{acme} organization=acme;\n"
          . "turso_members_token_env TURSO_G organization=globex;",
          'a file and a variable', env => { TURSO_G => $GLOBEX };
-accepted "turso_members_token_file $file{acme} organization=A-z_09;",
-         'a slug of letters, digits, - and _';
+accepted "turso_members_token_file $file{acme} organization=a-z_09;",
+         'a slug of lowercase letters, digits, - and _';
 
 refused "turso_members_token_file $file{acme} organization=acme;\n"
         . "turso_members_token_file $file{globex} organization=acme;",
@@ -412,7 +446,8 @@ refused "turso_members_token_file $file{acme};\n"
         . "turso_members_token_env TURSO_G;",
         qr/two Turso API tokens without "organization="/,
         'a default file and a default variable', env => { TURSO_G => $GLOBEX };
-for my $slug ('', 'ac/me', 'ac.me', 'a' x 65, '"ac me"', 'acme%41') {
+for my $slug ('', 'ac/me', 'ac.me', 'a' x 65, '"ac me"', 'acme%41', 'ACME',
+              'Acme', 'a-Z') {
     my $arg = $slug =~ /^"/ ? qq("organization=${\ substr($slug, 1, -1)}")
                             : "organization=$slug";
     refused "turso_members_token_file $file{acme} $arg;",

@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 use TursoMembers::Spy;
+use Time::HiRes qw(sleep time);
 
 $TursoMembers::Test::TOKEN = 'tk.HANDOFFsecret0123456789.SIGabcdef';
 my $TOKEN = $TursoMembers::Test::TOKEN;
@@ -132,6 +133,35 @@ ok $workers =~ /^\d+$/, "one worker ($workers)";
 
 sub reset_all { $spy->reset; $t->mock_reset }
 
+# Waits (at most 5 s) for an access log line matching $re past $mark (a
+# length of the log).  nginx logs a request once its subrequests have
+# ended, a mirror's too, and the spy records a request before it answers:
+# once the line is there, the spy has every request the request made.  A
+# mirror runs in the background, after the client has its answer: without
+# this wait, the spy may not have it yet, or have one of an earlier
+# request recorded since.
+sub logged {
+    my ($mark, $re) = @_;
+    my $deadline = time + 5 * $TursoMembers::Test::TIMEOUT_FACTOR;
+    until (substr($t->access_log, $mark) =~ $re) {
+        if (time > $deadline) {
+            diag 'the access log since: ' . substr($t->access_log, $mark);
+            return 0;
+        }
+        sleep 0.05;
+    }
+    return 1;
+}
+
+sub log_length { length $t->access_log }
+
+# The mirror requests of the request whose X-Request-Id was $id.
+sub mirrors_of {
+    my ($other, $id) = @_;
+    return grep { $_->{path} eq '/other/mirror'
+                  && ($_->{headers}{'x-request-id'}[0] // '') eq $id } @$other;
+}
+
 subtest 'the validated request gets the token, and nothing else does' => sub {
     reset_all();
     my $r = $t->request(method => 'GET', path => $LIST,
@@ -174,35 +204,53 @@ subtest 'a mirror copies the client\'s request as sent, never the token' => sub 
     # content handler: it copies what the client sent, whole
     reset_all();
     my $sent = '{"username":"bob","role":" Admin "}';
-    my $r = $t->request(method => 'POST', path => $LIST, body => $sent);
+    my $mark = log_length();
+    my $r = $t->request(method => 'POST', path => $LIST, body => $sent,
+                        headers => ['X-Request-Id: mirror-valid']);
     is $r->{status}, 200;
+    ok logged($mark, qr{"POST /v1/organizations/acme/members HTTP/1.1" 200 }),
+       'logged: the mirror has ended';
     my ($gw, $other) = $spy->token_only($TOKEN, 1, 'POST');
-    my ($m) = grep { $_->{path} eq '/other/mirror' } @$other;
-    ok $m, 'the mirror ran';
-    is $m->{body}, $sent, 'the mirror got the client\'s body' if $m;
-    is $m->{headers}{'content-length'}[0], length $sent,
-       'with its own length' if $m;
+    my @m = mirrors_of($other, 'mirror-valid');
+    is scalar @m, 1, 'the mirror ran, once';
+    like $m[0]{head}, qr{^POST /other/mirror }, 'a POST' if @m;
+    is $m[0]{body}, $sent, 'the mirror got the client\'s body' if @m;
+    is_deeply $m[0]{headers}{'content-length'}, [length $sent],
+       'with its own length' if @m;
     is $gw->[0]{body}, '{"username":"bob","role":"admin"}',
        'Turso got the canonical body';
 
     reset_all();
-    $r = $t->request(method => 'POST', path => $LIST,
-                     body => '{"username":"bob","role":"owner"}');
+    $mark = log_length();
+    $sent = '{"username":"bob","role":"owner"}';
+    $r = $t->request(method => 'POST', path => $LIST, body => $sent,
+                     headers => ['X-Request-Id: mirror-refused']);
     error_is $r, 400, 'invalid_role';
+    ok logged($mark, qr{"POST /v1/organizations/acme/members HTTP/1.1" 400 }),
+       'logged';
     ($gw, $other) = $spy->split;
     is scalar(@$gw), 0, 'a refused body: nothing reached Turso';
+    @m = mirrors_of($other, 'mirror-refused');
+    is scalar @m, 1, 'the mirror ran';
+    is $m[0]{body}, $sent, 'with the client\'s body' if @m;
     ok !grep({ index($_->{head} . $_->{body}, $TOKEN) >= 0 } @$other),
        'the mirror\'s copy has no token';
 };
 
 subtest 'HTTP/2: the same' => sub {
     reset_all();
+    my $mark = log_length();
     my $r = $t->h2_request(method => 'POST', path => $LIST,
-                           headers => ['Authorization: Bearer portal'],
+                           headers => ['Authorization: Bearer portal',
+                                       'X-Request-Id: mirror-h2'],
                            body => '{"username":"carol"}');
     is $r->{status}, 200, 'answered over HTTP/2';
+    ok logged($mark, qr{"POST /v1/organizations/acme/members HTTP/2.0" 200 }),
+       'logged';
     my ($gw, $other) = $spy->token_only($TOKEN, 1, 'HTTP/2');
-    ok scalar(grep { $_->{path} eq '/other/mirror' } @$other), 'mirrored';
+    my @m = mirrors_of($other, 'mirror-h2');
+    is scalar @m, 1, 'mirrored';
+    is $m[0]{body}, '{"username":"carol"}', 'the client\'s body' if @m;
 };
 
 subtest 'HTTP/1.0: the same' => sub {
@@ -298,9 +346,21 @@ subtest 'an upstream 101 does not make a tunnel' => sub {
                                     'Connection: Upgrade']);
     error_is $r, 502, 'upstream_error';
     unlike $r->{body}, qr/raw tunnel/, 'no raw bytes';
+
+    # nothing follows the answer on its connection: no tunnel relays the
+    # upstream's bytes, the next request gets an answer of its own
+    $c->send_raw($c->head(method => 'GET', path => $LIST));
+    my $next = $c->read_response(timeout => 3);
+    is $next->{error}, undef, 'the next request: an answer'
+        or diag explain $next;
+    is $next->{status}, 200, 'a 200';
+    is $next->{body}, '{"members":[]}', 'its own body';
+    ok !$c->closed(0.3) && $c->{buf} eq '', 'and nothing after it';
     $c->close;
     my ($gw) = $spy->split;
+    is scalar(@$gw), 2, 'two requests reached Turso';
     ok !exists $gw->[0]{headers}{upgrade}, 'no Upgrade went upstream';
+    unlike $gw->[1]{head}, qr/raw tunnel/, 'the second one as sent';
 };
 
 for my $mode (qw(xaccel xaccelnamed)) {
@@ -462,16 +522,20 @@ subtest 'nginx\'s redirect to the location with a slash: a JSON 404' => sub {
 
 subtest 'a chunked body over the cap: 413 while the client still sends' => sub {
     reset_all();
+    my $mark = log_length();
     my $c = $t->connect;
-    $c->send_raw($c->head(method => 'POST', path => $LIST, chunked => 1));
+    $c->send_raw($c->head(method => 'POST', path => $LIST, chunked => 1,
+                          headers => ['X-Request-Id: mirror-413']));
     # 20 KiB of a 16 KiB cap, and no last chunk: the client is not done
     $c->send_raw(sprintf("%x\r\n%s\r\n", 4096, 'x' x 4096)) for 1 .. 5;
     my $r = $c->read_response(timeout => 5);
     error_is $r, 413, 'body_too_large';
     $c->close;
+    ok logged($mark, qr{"POST /v1/organizations/acme/members HTTP/1.1" 413 }),
+       'logged';
     my ($gw, $other) = $spy->split;
     is scalar(@$gw), 0, 'nothing reached Turso';
-    ok !grep({ $_->{path} eq '/other/mirror' } @$other), 'nor the mirror';
+    is scalar(mirrors_of($other, 'mirror-413')), 0, 'nor the mirror';
 };
 
 # --- configurations refused ------------------------------------------------

@@ -25,6 +25,8 @@ package TursoMembers::Spy;
 #   cut200          a chunked 200 closed before its first byte
 #   gone404         404 {"error":"user ... is not a member ..."}
 #   ssi             200 JSON with an SSI include of /other/ssi
+#   slow*           200 {"members":[]} after 1.5 s
+#   garbage         no status line ("SSH-2.0-..."), then the close
 #   anything else   200 {"members":[]} (and "ok" for /other/...)
 
 use strict;
@@ -269,6 +271,11 @@ sub answer {
                                . 'ssi" -->]}');
         return 1;
     }
+    if ($mode eq 'garbage') {
+        syswrite $c, "SSH-2.0-OpenSSH_9.2\r\nraw bytes\r\n";
+        return 0;
+    }
+    sleep 1.5 if $mode =~ /^slow/;
     syswrite $c, json(200, '{"members":[]}');
     return 1;
 }
