@@ -212,8 +212,8 @@ subtest 'token health: one series set per token line, never the token' => sub {
 # --- a token file under load -------------------------------------------------
 
 # A child that lists acme's members on fresh connections (the kernel
-# spreads them over both workers) until told to stop, at most 6000
-# requests or 60 s; writes each answer's status to $file.
+# spreads them over both workers) until told to stop, at most 20000
+# requests or 300 s; writes each answer's status to $file.
 sub load_start {
     my ($file) = @_;
     my $stop = "$file.stop";
@@ -222,8 +222,8 @@ sub load_start {
     if ($pid == 0) {
         open my $out, '>', $file or POSIX::_exit(1);
         $out->autoflush(1);
-        my $deadline = time + 60;
-        for (1 .. 6000) {
+        my $deadline = time + 300;
+        for (1 .. 20000) {
             last if -e $stop || time > $deadline;
             my $r = eval { list('acme') };
             print $out (($r && $r->{status}) // 'none'), "\n";
