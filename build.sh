@@ -249,10 +249,14 @@ http {
     # the audit log (docs/operations.md): one JSON object per request
     log_format turso_audit escape=json
         '{"time":"\$time_iso8601","client":"\$remote_addr",'
+        '"user":"\$remote_user","client_dn":"\$ssl_client_s_dn",'
         '"request_id":"\$turso_members_request_id",'
+        '"trace_id":"\$turso_members_trace_id",'
         '"operation":"\$turso_members_operation","org":"\$turso_members_org",'
         '"username":"\$turso_members_username","email":"\$turso_members_email",'
-        '"role":"\$turso_members_role","code":"\$turso_members_code",'
+        '"role":"\$turso_members_role",'
+        '"requested_role":"\$turso_members_requested_role",'
+        '"code":"\$turso_members_code",'
         '"status":\$status,"upstream_status":"\$upstream_status",'
         '"token_id":"\$turso_members_token_id"}';
 

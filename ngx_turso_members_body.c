@@ -68,6 +68,7 @@ ngx_turso_members_body_init(ngx_turso_members_body_t *body)
     body->username_len = 0;
     body->email_len = 0;
     body->member_len = 0;
+    body->requested_role_len = 0;
     body->username[0] = '\0';
     body->email[0] = '\0';
     body->member[0] = '\0';
@@ -277,6 +278,11 @@ ngx_turso_members_body_role(const ngx_turso_members_value_t *value,
     const char  *role;
 
     if (value->type == NGX_TURSO_MEMBERS_VALUE_STRING) {
+
+        /* as sent, for the audit log: a bad one most of all */
+        body->requested_role_len = value->len < NGX_TURSO_MEMBERS_ROLE_SEEN
+                                   ? value->len : NGX_TURSO_MEMBERS_ROLE_SEEN;
+        memcpy(body->requested_role, value->data, body->requested_role_len);
 
         role = ngx_turso_members_role(value->data, value->len);
         if (role != NULL) {

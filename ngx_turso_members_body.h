@@ -25,6 +25,9 @@
 
 #define NGX_TURSO_MEMBERS_ERROR_MAX        192
 
+/* how much of the role a body asked for is kept for the logs */
+#define NGX_TURSO_MEMBERS_ROLE_SEEN        32
+
 /* a member's value, as a reader found it */
 #define NGX_TURSO_MEMBERS_VALUE_NULL       0
 #define NGX_TURSO_MEMBERS_VALUE_STRING     1
@@ -67,6 +70,8 @@ typedef struct {
     size_t          username_len;
     size_t          email_len;
     size_t          member_len;
+    size_t          requested_role_len;  /* "role" as sent, cut */
+    char            requested_role[NGX_TURSO_MEMBERS_ROLE_SEEN];
     char            username[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];
     char            email[NGX_TURSO_MEMBERS_EMAIL_MAX + 1];
     char            member[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];

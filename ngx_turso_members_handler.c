@@ -413,6 +413,17 @@ ngx_turso_members_parse_body(ngx_http_request_t *r,
 
     ngx_turso_members_json_allocator(NULL, NULL);
 
+    /* the role as sent, for $turso_members_requested_role */
+
+    if (body->requested_role_len
+        && ngx_turso_members_copy(r, &ctx->requested_role,
+                                  body->requested_role,
+                                  body->requested_role_len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     switch (rc) {
 
     case NGX_TURSO_MEMBERS_JSON_OK:

@@ -34,6 +34,10 @@ static ngx_int_t ngx_turso_members_token_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_turso_members_report_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_trace_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_turso_members_requested_role_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_conf_enum_t  ngx_turso_members_modes[] = {
@@ -216,6 +220,14 @@ static ngx_http_variable_t  ngx_turso_members_vars[] = {
 
     { ngx_string("turso_members_report"), NULL,
       ngx_turso_members_report_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_trace_id"), NULL,
+      ngx_turso_members_trace_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("turso_members_requested_role"), NULL,
+      ngx_turso_members_requested_role_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -687,6 +699,86 @@ ngx_turso_members_report_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_turso_members_trace_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* the client's headers: the upstream's list holds no other trace */
+
+    ngx_turso_members_trace_context(r, ctx);
+
+    if (ctx->trace_id.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->trace_id.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ctx->trace_id.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The role the body asked for, as sent (at most 32 bytes of it): bytes
+ * outside printable ASCII, '"' and '\\' as \xHH, so that no log format
+ * or header gets a byte it cannot take
+ */
+
+static ngx_int_t
+ngx_turso_members_requested_role_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                   *p, *s, *last;
+    ngx_turso_members_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_turso_members_module);
+
+    if (ctx == NULL || ctx->requested_role.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, ctx->requested_role.len * 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    s = ctx->requested_role.data;
+    last = s + ctx->requested_role.len;
+
+    for ( /* void */ ; s < last; s++) {
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') {
+            p = ngx_sprintf(p, "\\x%02xd", (int) *s);
+
+        } else {
+            *p++ = *s;
+        }
+    }
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }

@@ -173,6 +173,10 @@ typedef struct {
     time_t                          mtime;
     off_t                           size;
     time_t                          read_at;        /* the last read */
+    /* its health in the metrics zone (ngx_turso_members_metrics.c) */
+    ngx_uint_t                      metrics_org;    /* 0: no label its own */
+    void                           *metrics;
+    unsigned                        missing:1;      /* the file was gone */
 } ngx_turso_members_token_t;
 
 
@@ -185,6 +189,9 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t                 *zone;
+    void                           *metrics;  /* in the zone */
+    ngx_uint_t                      metrics_cap;
+    ngx_array_t                     token_lines;  /* of every level */
     ngx_uint_t                      enabled;  /* some location is "on" */
     ngx_uint_t                      cors;     /* cors_origins somewhere */
 } ngx_turso_members_main_conf_t;
@@ -241,6 +248,9 @@ typedef struct {
     ngx_str_t                       upstream_uri;
     ngx_str_t                       message;
     ngx_str_t                       request_id;
+    ngx_str_t                       trace_id;     /* of a valid traceparent */
+    ngx_str_t                       requested_role;  /* as sent, bounded */
+    ngx_table_elt_t                *trace[2];     /* traceparent, tracestate */
     ngx_turso_members_token_t      *token;       /* the one forwarded with */
     ngx_turso_members_secret_t     *sent;        /* and its value */
     const char                     *role;
@@ -270,6 +280,7 @@ typedef struct {
     unsigned                        handing_off:1;  /* proxy_pass's turn */
     unsigned                        upgrade_off:1;  /* till the answer */
     unsigned                        client_uri_valid:1;
+    unsigned                        trace_parsed:1;
 } ngx_turso_members_ctx_t;
 
 
@@ -294,6 +305,12 @@ typedef struct {
 #endif
 
 
+/* what a token file's refresh found, for the metrics */
+#define NGX_TURSO_MEMBERS_TOKEN_VALID        0  /* read, the token in use */
+#define NGX_TURSO_MEMBERS_TOKEN_FAILED       1  /* kept: the file is bad */
+#define NGX_TURSO_MEMBERS_TOKEN_MISSING      2  /* kept: the file is gone */
+
+
 /* ngx_turso_members_metrics.c */
 ngx_int_t ngx_turso_members_metrics_init(ngx_conf_t *cf);
 ngx_int_t ngx_turso_members_log_handler(ngx_http_request_t *r);
@@ -301,6 +318,10 @@ void ngx_turso_members_metrics_report(ngx_http_request_t *r,
     ngx_uint_t code);
 char *ngx_turso_members_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_turso_members_metrics_token_line(ngx_conf_t *cf,
+    ngx_turso_members_token_t *t);
+void ngx_turso_members_metrics_token(ngx_turso_members_token_t *t,
+    ngx_uint_t event);
 
 /* ngx_turso_members_policy.c */
 char *ngx_turso_members_set_roles(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -332,6 +353,8 @@ ngx_turso_members_ctx_t *ngx_turso_members_ctx_create(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
+void ngx_turso_members_trace_context(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx);
 ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
     ngx_table_elt_t **last);
 

@@ -3,7 +3,8 @@
  * Copyright (C) ngx_turso_members authors
  *
  * Per-request helpers that the handler, the filters and the error writer
- * share: the request's context, its id, the allocator jansson parses with.
+ * share: the request's context, its id, its trace context, the allocator
+ * jansson parses with.
  */
 
 
@@ -14,6 +15,16 @@
 
 
 static void ngx_turso_members_be32(u_char *p, uint32_t v);
+static ngx_uint_t ngx_turso_members_traceparent(ngx_str_t *v);
+static ngx_uint_t ngx_turso_members_tracestate(ngx_str_t *v);
+static ngx_uint_t ngx_turso_members_hex(u_char *p, size_t n);
+static ngx_uint_t ngx_turso_members_zeros(u_char *p, size_t n);
+
+
+/* the longest traceparent of a later version, and tracestate, passed on */
+#define NGX_TURSO_MEMBERS_TRACEPARENT_MAX  256
+#define NGX_TURSO_MEMBERS_TRACESTATE_MAX   512
+#define NGX_TURSO_MEMBERS_TRACESTATE_LIST  32
 
 
 /* the context of a request the gateway handles */
@@ -156,4 +167,198 @@ void *
 ngx_turso_members_palloc(void *pool, size_t size)
 {
     return ngx_palloc(pool, size);
+}
+
+
+/*
+ * W3C Trace Context: a traceparent the gateway can read, and the
+ * tracestate that goes with it, go upstream as the client sent them; a
+ * malformed one, or two of them, go nowhere, and its tracestate with it.
+ */
+
+void
+ngx_turso_members_trace_context(ngx_http_request_t *r,
+    ngx_turso_members_ctx_t *ctx)
+{
+    ngx_table_elt_t  *parent, *state;
+
+    static ngx_str_t  parent_name = ngx_string("traceparent");
+    static ngx_str_t  state_name = ngx_string("tracestate");
+
+    if (ctx->trace_parsed) {
+        return;
+    }
+
+    ctx->trace_parsed = 1;
+
+    if (ngx_turso_members_header_find(&r->headers_in.headers, &parent_name,
+                                      &parent)
+        != 1
+        || !ngx_turso_members_traceparent(&parent->value))
+    {
+        return;
+    }
+
+    ctx->trace[0] = parent;
+    ctx->trace_id.data = parent->value.data + 3;
+    ctx->trace_id.len = 32;
+
+    if (ngx_turso_members_header_find(&r->headers_in.headers, &state_name,
+                                      &state)
+        == 1
+        && ngx_turso_members_tracestate(&state->value))
+    {
+        ctx->trace[1] = state;
+    }
+}
+
+
+/*
+ * "version-traceid-parentid-flags": 2, 32, 16 and 2 lowercase hex digits,
+ * neither id all zeros, version ff invalid.  A version after 00 may add
+ * fields, each after a "-": the four known ones are read, and the header
+ * passes on whole if the rest is hex digits and dashes.
+ */
+
+static ngx_uint_t
+ngx_turso_members_traceparent(ngx_str_t *v)
+{
+    u_char  *p;
+    size_t   i;
+
+    p = v->data;
+
+    if (v->len < 55 || v->len > NGX_TURSO_MEMBERS_TRACEPARENT_MAX
+        || !ngx_turso_members_hex(p, 2) || p[2] != '-'
+        || !ngx_turso_members_hex(p + 3, 32) || p[35] != '-'
+        || !ngx_turso_members_hex(p + 36, 16) || p[52] != '-'
+        || !ngx_turso_members_hex(p + 53, 2)
+        || (p[0] == 'f' && p[1] == 'f'))
+    {
+        return 0;
+    }
+
+    if (ngx_turso_members_zeros(p + 3, 32)
+        || ngx_turso_members_zeros(p + 36, 16))
+    {
+        return 0;
+    }
+
+    if (v->len == 55) {
+        return 1;
+    }
+
+    if ((p[0] == '0' && p[1] == '0') || p[55] != '-') {
+        return 0;
+    }
+
+    for (i = 56; i < v->len; i++) {
+        if (p[i] != '-' && !ngx_turso_members_hex(p + i, 1)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * A comma-separated list of at most 32 "key=value" members (empty ones
+ * allowed, spaces and tabs around each): a key of lowercase letters,
+ * digits and "_-*\/@" starting with a letter or digit, a value of
+ * printable ASCII but "," and "=" not ending in a space.
+ */
+
+static ngx_uint_t
+ngx_turso_members_tracestate(ngx_str_t *v)
+{
+    u_char      *p, *last, *key, *eq, *end;
+    ngx_uint_t   n;
+
+    if (v->len == 0 || v->len > NGX_TURSO_MEMBERS_TRACESTATE_MAX) {
+        return 0;
+    }
+
+    p = v->data;
+    last = p + v->len;
+    n = 0;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, ',');
+        end = end ? end : last;
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (p < end) {
+            if (++n > NGX_TURSO_MEMBERS_TRACESTATE_LIST) {
+                return 0;
+            }
+
+            key = p;
+
+            while (p < end && ((*p >= 'a' && *p <= 'z')
+                               || (*p >= '0' && *p <= '9') || *p == '_'
+                               || *p == '-' || *p == '*' || *p == '/'
+                               || *p == '@'))
+            {
+                p++;
+            }
+
+            eq = p;
+
+            if (eq == key || eq == end || *eq != '=' || eq + 1 == end
+                || !((*key >= 'a' && *key <= 'z')
+                     || (*key >= '0' && *key <= '9')))
+            {
+                return 0;
+            }
+
+            for (p = eq + 1; p < end; p++) {
+                if (*p < 0x20 || *p > 0x7e || *p == ',' || *p == '=') {
+                    return 0;
+                }
+            }
+        }
+
+        p = ngx_strlchr(p, last, ',');
+        p = p ? p + 1 : last;
+    }
+
+    return 1;
+}
+
+
+/* n lowercase hex digits */
+
+static ngx_uint_t
+ngx_turso_members_hex(u_char *p, size_t n)
+{
+    while (n--) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return 0;
+        }
+
+        p++;
+    }
+
+    return 1;
+}
+
+
+static ngx_uint_t
+ngx_turso_members_zeros(u_char *p, size_t n)
+{
+    while (n--) {
+        if (*p++ != '0') {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -317,6 +317,10 @@ ngx_turso_members_token_add(ngx_conf_t *cf,
     cln->handler = ngx_turso_members_token_cleanup;
     cln->data = t;
 
+    if (ngx_turso_members_metrics_token_line(cf, t) != NGX_OK) {
+        return NULL;
+    }
+
     if (org->len == 0) {
         tlcf->token = t;
         return t;
@@ -662,6 +666,8 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
                       "turso_members: the Turso API token file \"%V\" "
                       "cannot be examined, keeping the current token %V%V",
                       &t->source, &t->value->id, &t->label);
+        t->missing = 1;
+        ngx_turso_members_metrics_token(t, NGX_TURSO_MEMBERS_TOKEN_MISSING);
         return;
     }
 
@@ -673,10 +679,15 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
      */
 
     if (ngx_file_uniq(&fi) == t->uniq && ngx_file_mtime(&fi) == t->mtime
-        && ngx_file_size(&fi) == t->size && t->mtime < t->read_at)
+        && ngx_file_size(&fi) == t->size && t->mtime < t->read_at
+        && !t->missing)
     {
         return;
     }
+
+    /* a file back after it was gone is read: its return is news */
+
+    t->missing = 0;
 
     t->uniq = ngx_file_uniq(&fi);
     t->mtime = ngx_file_mtime(&fi);
@@ -694,6 +705,7 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
                       "turso_members: the Turso API token file \"%V\" %s, "
                       "keeping the token %V%V", &t->source, msg,
                       &t->value->id, &t->label);
+        ngx_turso_members_metrics_token(t, NGX_TURSO_MEMBERS_TOKEN_FAILED);
 
     } else if (t->value->authorization.len == sizeof("Bearer ") - 1 + len
                && ngx_memcmp(t->value->authorization.data
@@ -701,17 +713,21 @@ ngx_turso_members_token_refresh(ngx_log_t *log, ngx_turso_members_token_t *t)
                   == 0)
     {
         /* touched, or read again: the same token */
+        ngx_turso_members_metrics_token(t, NGX_TURSO_MEMBERS_TOKEN_VALID);
 
     } else if (ngx_turso_members_token_set(t, buf, len) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "turso_members: cannot store the new Turso API token, "
                       "keeping the token %V%V", &t->value->id, &t->label);
+        ngx_turso_members_metrics_token(t, NGX_TURSO_MEMBERS_TOKEN_FAILED);
 
     } else {
+        /* a notice: the metrics carry it where error_log is at "error" */
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "turso_members: the Turso API token file \"%V\" "
                       "changed, now using the token %V%V", &t->source,
                       &t->value->id, &t->label);
+        ngx_turso_members_metrics_token(t, NGX_TURSO_MEMBERS_TOKEN_VALID);
     }
 
     ngx_explicit_memzero(buf, sizeof(buf));

@@ -172,6 +172,18 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* a valid W3C trace context, as sent (ngx_turso_members_request.c) */
+
+    ngx_turso_members_trace_context(r, ctx);
+
+    for (i = 0; i < 2 && ctx->trace[i]; i++) {
+        if (ngx_turso_members_upstream_header(list, ctx->trace[i], NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (ctx->route->body.fields
         && ngx_turso_members_upstream_header(list,
                  &ngx_turso_members_own[NGX_TURSO_MEMBERS_OWN_CONTENT_TYPE],

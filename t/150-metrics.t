@@ -53,17 +53,21 @@ sub scrape {
     return \%m;
 }
 
+# organization "*": the default token's requests, and those refused
+# before a token was chosen (t/158-metrics-organizations.t: the others)
 sub req_key {
-    my ($op, $code, $up) = @_;
+    my ($op, $code, $up, $org) = @_;
+    $org //= '*';
     return qq(turso_members_requests_total{code="$code",operation="$op",)
-           . qq(upstream_status="$up"});
+           . qq(organization="$org",upstream_status="$up"});
 }
 
 sub hist_key {
-    my ($op, $what, $le) = @_;
+    my ($op, $what, $le, $org) = @_;
+    $org //= '*';
     return "turso_members_request_duration_seconds_$what"
-           . (defined $le ? qq({le="$le",operation="$op"})
-                          : qq({operation="$op"}));
+           . (defined $le ? qq({le="$le",operation="$op",organization="$org"})
+                          : qq({operation="$op",organization="$org"}));
 }
 
 # Differences of every series between two scrapes (only non-zero ones).

@@ -28,6 +28,8 @@ my $t = TursoMembers::Test->new(
         '"token_id":"$turso_members_token_id",'
         '"request_id":"$turso_members_request_id",'
         '"report":"$turso_members_report","status":$status,'
+        '"requested_role":"$turso_members_requested_role",'
+        '"trace_id":"$turso_members_trace_id",'
         '"upstream_status":"$upstream_status","uri":"$request_uri"}';
 CONF
     config => default_locations(
@@ -94,6 +96,7 @@ subtest 'an accepted request' => sub {
         code => 'ok', operation => 'add_member', token_id => $TOKEN_ID,
         request_id => 'portal-42', report => '', status => 200,
         upstream_status => '200', uri => ADD_MEMBER,
+        requested_role => ' Admin ', trace_id => '',
     }, 'the audit line' or diag explain $a;
     is_deeply upstream_ids(), [['portal-42']],
        'the upstream got the same request id';
@@ -125,6 +128,40 @@ subtest 'a rejected request' => sub {
     is $a->{upstream_status}, '', 'not proxied';
     like $a->{request_id}, qr/^[0-9a-f]{32}$/, 'request_id: $request_id';
     is $j->{request_id}, $a->{request_id}, 'the same id in the error body';
+    is $a->{role}, '', 'role: none was sent upstream';
+    is $a->{requested_role}, 'owner', 'requested_role: the attempt';
+};
+
+subtest 'the requested role: as sent, bounded, escaped' => sub {
+    my @cases = (
+        [ '"superuser"', 'superuser', 'invalid_role' ],
+        [ '"ad\"min\n"', 'ad\x22min\x0a', 'invalid_role' ],
+        [ '"\u00e9lite"', '\xc3\xa9lite', 'invalid_role' ],
+        [ '"back\\\\slash"', 'back\x5cslash', 'invalid_role' ],
+        [ '"' . ('x' x 40) . '"', 'x' x 32, 'invalid_role' ],
+        [ '5', '', 'invalid_role' ],
+        [ 'null', '', 'ok' ],
+        [ '"VIEWER"', 'VIEWER', 'ok' ],
+    );
+    for my $c (@cases) {
+        my ($json, $want, $code) = @$c;
+        my ($r, $a) = audited(method => 'POST', path => ADD_MEMBER,
+                              body => qq({"username":"bob","role":$json}));
+        is $a->{code}, $code, "role $json: $code";
+        is $a->{requested_role}, $want, "role $json: requested_role";
+    }
+};
+
+subtest 'the trace id of a valid traceparent' => sub {
+    my $tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    my ($r, $a) = audited(method => 'GET',
+                          path => '/v1/organizations/acme/members',
+                          headers => ["traceparent: $tp"]);
+    is $a->{trace_id}, '4bf92f3577b34da6a3ce929d0e0e4736', 'trace_id';
+    ($r, $a) = audited(method => 'GET',
+                       path => '/v1/organizations/acme/members',
+                       headers => ['traceparent: ' . uc $tp]);
+    is $a->{trace_id}, '', 'none for a malformed one';
 };
 
 subtest 'an upstream 409' => sub {

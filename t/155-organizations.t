@@ -160,8 +160,10 @@ sub last_access {
 sub metric {
     my ($op, $code, $status) = @_;
     my $m = $t->request(method => 'GET', path => '/metrics')->{body};
-    return $m =~ /^turso_members_requests_total\{operation="\Q$op\E",code="\Q$code\E",upstream_status="$status"\} (\d+)$/m
-           ? $1 : 0;
+    # summed over the organization label (t/158-metrics-organizations.t)
+    my $n = 0;
+    $n += $_ for $m =~ /^turso_members_requests_total\{organization="[^"]*",operation="\Q$op\E",code="\Q$code\E",upstream_status="$status"\} (\d+)$/mg;
+    return $n;
 }
 
 # --- each organization its own token -----------------------------------------

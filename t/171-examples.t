@@ -124,7 +124,7 @@ like $t->error_log, qr/SSL_do_handshake\(\) failed|wrong version number|SSL/,
 
 $r = $t->connect(port => $t->h2port)->request(path => '/metrics');
 is $r->{status}, 200, 'the metrics server answers';
-like $r->{body}, qr/^turso_members_requests_total\{operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m,
+like $r->{body}, qr/^turso_members_requests_total\{organization="\*",operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m,
      'and counted the refusals';
 like $slurp->($t->prefix . '/logs/turso-audit.log'),
      qr/"operation":"invite","org":"acme".*"code":"role_not_allowed"/,

@@ -143,7 +143,7 @@ while (my ($cmd, $want) = splice @examples, 0, 2) {
 }
 
 my $metrics = curl("curl -s http://127.0.0.1:8080/metrics");
-like $metrics, qr/^turso_members_requests_total\{operation="add_member",code="ok",upstream_status="200"\} \d+$/m,
+like $metrics, qr/^turso_members_requests_total\{organization="\*",operation="add_member",code="ok",upstream_status="200"\} \d+$/m,
      'the metrics page counts the requests';
 
 my @audit = split /\n/, TursoMembers::Test::slurp("$dir/logs/audit.log");
