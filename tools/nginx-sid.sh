@@ -20,6 +20,7 @@
 #   tools/nginx-sid.sh patch F  points the ELF file F (a module built for
 #                               this nginx) at the root's libraries
 #
+# NGINX_SID_VERSION=1.30.x-y picks another revision (when sid moves on).
 # Downloads and the root are cached: a second run costs nothing.
 set -euo pipefail
 
@@ -28,7 +29,7 @@ build="$top/build"
 say() { printf '%s\n' "nginx-sid.sh: $*" >&2; }
 
 # sid's nginx and what its binary and the module link (ldd of both)
-version=1.30.6-2
+version=${NGINX_SID_VERSION:-1.30.6-2}
 packages=(nginx="$version" nginx-dev="$version" libc6 libssl3t64
           libpcre2-8-0 zlib1g libcrypt1 libjansson4 libgcc-s1 libzstd1)
 
