@@ -42,6 +42,8 @@ static char *ngx_turso_members_merge_early_hints(ngx_conf_t *cf,
 #if (NGX_TURSO_MEMBERS_PROXY_CONF)
 static char *ngx_turso_members_check_proxy(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *conf);
+static char *ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
+    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf);
 #endif
 static char *ngx_turso_members_default_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -620,17 +622,8 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *conf)
 {
     char                       *undo;
-    ngx_uint_t                  i, k;
-    ngx_keyval_t               *h;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_proxy_loc_conf_t  *plcf;
-
-    static ngx_str_t  gateway_headers[] = {
-        ngx_string("Authorization"),
-        ngx_string("Content-Type"),
-        ngx_string("Content-Length"),
-        ngx_string("Transfer-Encoding")
-    };
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -666,6 +659,26 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
                            "request the gateway validated", undo, &clcf->name);
         return NGX_CONF_ERROR;
     }
+
+    return ngx_turso_members_check_proxy_headers(cf, plcf, clcf);
+}
+
+
+/* The headers the gateway sends upstream are its own. */
+
+static char *
+ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
+    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf)
+{
+    ngx_uint_t     i, k;
+    ngx_keyval_t  *h;
+
+    static ngx_str_t  gateway_headers[] = {
+        ngx_string("Authorization"),
+        ngx_string("Content-Type"),
+        ngx_string("Content-Length"),
+        ngx_string("Transfer-Encoding")
+    };
 
     if (plcf->headers_source == NULL) {
         return NGX_CONF_OK;
