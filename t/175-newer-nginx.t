@@ -11,6 +11,8 @@
 # - 1.29.4 ngx_http_proxy_module.h: nginx -t reads a gateway location's
 #   proxy settings and refuses those that would change the validated
 #   request again.
+# - 1.29.7 proxy_http_version 1.1 by default: the upstream gets HTTP/1.1
+#   and no Connection header without the README's keep-alive lines.
 #
 # Each part is skipped, with the reason, on an nginx without the feature.
 
@@ -265,6 +267,38 @@ CONF
         my $r = $t->request(method => 'POST', path => ADD_MEMBER,
                             body => '{"username":"bob","role":"owner"}');
         $t->refused($r, 400, 'invalid_role', 'owner is no role to give');
+    };
+}
+
+
+# --- proxy_http_version 1.1 by default (1.29.7) ------------------------------
+
+# nginx 1.29.7: "the default value for proxy_http_version is 1.1; the
+# Connection proxy header is not sent by default anymore": the README's
+# keep-alive lines are the default there.  Before, HTTP/1.0 and
+# "Connection: close".
+{
+    my $t = TursoMembers::Test->new(config => <<'CONF');
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass http://turso_api$turso_members_upstream_uri;
+        }
+CONF
+    subtest 'a gateway location without proxy_http_version' => sub {
+        my $r = $t->request(method => 'POST', path => ADD_MEMBER,
+                            body => '{"username":"bob"}');
+        is $r->{status}, 200, 'the answer';
+        my $u = $t->upstream_is(0, 'POST', ADD_MEMBER,
+                                '{"username":"bob","role":"member"}');
+        if (nginx_at_least('1.29.7')) {
+            is $u->{http_version}, '1.1', 'HTTP/1.1 upstream';
+            is_deeply [raw_headers($u, 'Connection')], [], 'no Connection';
+        } else {
+            is $u->{http_version}, '1.0', 'HTTP/1.0 upstream';
+            is_deeply [raw_headers($u, 'Connection')], ['close'],
+                      'Connection: close';
+        }
     };
 }
 
