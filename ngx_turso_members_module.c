@@ -11,6 +11,17 @@
 #include <ngx_http.h>
 #include "ngx_turso_members_module.h"
 
+/*
+ * the proxy module's configuration, readable since nginx 1.29.4 (config
+ * defines NGX_TURSO_MEMBERS_PROXY_H when the source tree has the header)
+ */
+#if (NGX_TURSO_MEMBERS_PROXY_H && nginx_version >= 1029004)
+#include <ngx_http_proxy_module.h>
+#define NGX_TURSO_MEMBERS_PROXY_CONF  1
+#else
+#define NGX_TURSO_MEMBERS_PROXY_CONF  0
+#endif
+
 
 static ngx_int_t ngx_turso_members_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_turso_members_init(ngx_conf_t *cf);
@@ -18,8 +29,22 @@ static void *ngx_turso_members_create_main_conf(ngx_conf_t *cf);
 static void *ngx_turso_members_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static void ngx_turso_members_merge_policy(
+    ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf);
+static void ngx_turso_members_warn_satisfy_any(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *conf);
 static char *ngx_turso_members_merge_redirects(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf);
+#if (nginx_version >= 1029000)
+static char *ngx_turso_members_merge_early_hints(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf);
+#endif
+#if (NGX_TURSO_MEMBERS_PROXY_CONF)
+static char *ngx_turso_members_check_proxy(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *conf);
+static char *ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
+    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf);
+#endif
 static char *ngx_turso_members_default_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_turso_members_str_variable(ngx_http_request_t *r,
@@ -357,7 +382,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_turso_members_loc_conf_t  *prev = parent;
     ngx_turso_members_loc_conf_t  *conf = child;
 
-    ngx_http_core_loc_conf_t       *clcf;
+    char                           *rv;
     ngx_turso_members_main_conf_t  *tmcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -376,8 +401,47 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
 
-    /* a level with any token replaces the outer level's whole set */
+    ngx_turso_members_merge_policy(prev, conf);
 
+    if (conf->enable && conf->token == NULL && conf->tokens == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"turso_members\" is on but no Turso API token "
+                           "is configured: use \"turso_members_token_file\" "
+                           "or \"turso_members_token_env\"");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_turso_members_warn_satisfy_any(cf, conf);
+
+    rv = ngx_turso_members_merge_redirects(cf, prev, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+#if (nginx_version >= 1029000)
+    rv = ngx_turso_members_merge_early_hints(cf, prev, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+#endif
+
+#if (NGX_TURSO_MEMBERS_PROXY_CONF)
+    return ngx_turso_members_check_proxy(cf, conf);
+#else
+    return NGX_CONF_OK;
+#endif
+}
+
+
+/*
+ * The token set, the default role and the policy lists: a level that sets
+ * one replaces the outer level's whole value.
+ */
+
+static void
+ngx_turso_members_merge_policy(ngx_turso_members_loc_conf_t *prev,
+    ngx_turso_members_loc_conf_t *conf)
+{
     if (conf->token == NULL && conf->tokens == NULL) {
         conf->token = prev->token;
         conf->tokens = prev->tokens;
@@ -399,21 +463,21 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (!conf->organizations.set) {
         conf->organizations = prev->organizations;
     }
+}
 
-    if (conf->enable && conf->token == NULL && conf->tokens == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"turso_members\" is on but no Turso API token "
-                           "is configured: use \"turso_members_token_file\" "
-                           "or \"turso_members_token_env\"");
-        return NGX_CONF_ERROR;
-    }
 
-    /*
-     * Under "satisfy any" an allowed address (or another access module)
-     * lets a request in before auth_basic checks its password, and
-     * $remote_user then names whatever user the client's Authorization
-     * claims: a policy keyed on it can be chosen by the client.
-     */
+/*
+ * Under "satisfy any" an allowed address (or another access module)
+ * lets a request in before auth_basic checks its password, and
+ * $remote_user then names whatever user the client's Authorization
+ * claims: a policy keyed on it can be chosen by the client.
+ */
+
+static void
+ngx_turso_members_warn_satisfy_any(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -431,8 +495,6 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "passed check sets, or use \"satisfy all\"",
                            &clcf->name);
     }
-
-    return ngx_turso_members_merge_redirects(cf, prev, conf);
 }
 
 
@@ -516,6 +578,147 @@ ngx_turso_members_merge_redirects(ngx_conf_t *cf,
 
     return NGX_CONF_OK;
 }
+
+
+#if (nginx_version >= 1029000)
+
+/*
+ * nginx 1.29.0 relays an upstream's 103 Early Hints, headers and all, in
+ * a location with "early_hints", past every header filter: in a gateway
+ * location the Turso API's headers would reach the client unchecked.
+ * Inherited, the directive is dropped there; written there, refused.
+ */
+
+static char *
+ngx_turso_members_merge_early_hints(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->early_hints = clcf->early_hints;
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (clcf->early_hints && clcf->early_hints != prev->early_hints) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"early_hints\" cannot be used in a "
+                           "\"turso_members\" location: the upstream's "
+                           "103 headers would reach the client unchecked");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->early_hints = NULL;
+
+    return NGX_CONF_OK;
+}
+
+#endif
+
+
+#if (NGX_TURSO_MEMBERS_PROXY_CONF)
+
+/*
+ * Since nginx 1.29.4 the proxy module's configuration is readable
+ * (ngx_http_proxy_module.h).  nginx merges the modules' location
+ * configurations in module order, and this module comes after the proxy
+ * module (built in or loaded), so what is read here is final: settings
+ * that would change the validated request again are refused.
+ */
+
+static char *
+ngx_turso_members_check_proxy(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *conf)
+{
+    char                       *undo;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_proxy_loc_conf_t  *plcf;
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    plcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_proxy_module);
+
+    undo = NULL;
+
+    if (!plcf->upstream.pass_request_headers) {
+        undo = "proxy_pass_request_headers off";
+
+    } else if (!plcf->upstream.pass_request_body) {
+        undo = "proxy_pass_request_body off";
+
+    } else if (plcf->body_source.data) {
+        undo = "proxy_set_body";
+
+    } else if (plcf->method) {
+        undo = "proxy_method";
+
+#if (NGX_HTTP_CACHE)
+    } else if (plcf->upstream.cache > 0) {
+        undo = "proxy_cache";
+#endif
+    }
+
+    if (undo) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" cannot be used in the \"turso_members\" "
+                           "location \"%V\": the upstream must get the "
+                           "request the gateway validated", undo, &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_turso_members_check_proxy_headers(cf, plcf, clcf);
+}
+
+
+/* The headers the gateway sends upstream are its own. */
+
+static char *
+ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
+    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf)
+{
+    ngx_uint_t     i, k;
+    ngx_keyval_t  *h;
+
+    static ngx_str_t  gateway_headers[] = {
+        ngx_string("Authorization"),
+        ngx_string("Content-Type"),
+        ngx_string("Content-Length"),
+        ngx_string("Transfer-Encoding")
+    };
+
+    if (plcf->headers_source == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    h = plcf->headers_source->elts;
+
+    for (i = 0; i < plcf->headers_source->nelts; i++) {
+        for (k = 0; k < sizeof(gateway_headers) / sizeof(ngx_str_t); k++) {
+
+            if (h[i].key.len == gateway_headers[k].len
+                && ngx_strncasecmp(h[i].key.data, gateway_headers[k].data,
+                                   h[i].key.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"proxy_set_header %V\" cannot be used "
+                                   "in the \"turso_members\" location "
+                                   "\"%V\": the gateway sets that header",
+                                   &h[i].key, &clcf->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+#endif
 
 
 static char *

@@ -210,9 +210,12 @@ typedef struct {
     size_t                          max_body_size;
     ngx_array_t                    *cors_origins;  /* complex values */
 
-    /* the location's error_page and post_action, before the gateway's merge */
+    /* error_page, post_action, early_hints, before the gateway drops them */
     ngx_array_t                    *error_pages;
     u_char                         *post_action;
+#if (nginx_version >= 1029000)
+    ngx_array_t                    *early_hints;
+#endif
 
     /* the location's own content handler (proxy_pass), behind the gateway's */
     ngx_http_handler_pt             content_handler;

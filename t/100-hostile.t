@@ -147,6 +147,8 @@ sub run_case {
 
 # --- the table -------------------------------------------------------------
 
+my $CONNECT_PARSED = nginx_at_least('1.29.3');
+
 my $bomb = '[' x 100_000;
 my $u255 = 'u' x 255;
 my $u256 = 'u' x 256;
@@ -632,12 +634,16 @@ my @cases = (
       want => [405, 'method_not_allowed'] },
     { name => 'TRACE: nginx 405', raw => "TRACE $LIST HTTP/1.1\r\nHost: x\r\n\r\n",
       want => [405, undef] },
-    { name => 'CONNECT: nginx 400',
+    # nginx 1.29.3 ("CONNECT method support for HTTP/1.1", nginx commit
+    # 42ca3a457) parses CONNECT's host:port and refuses the method with 405
+    # unless a module allows it; a path after CONNECT became a bad request.
+    # Both before any location, nothing upstream.
+    { name => 'CONNECT: nginx ' . ($CONNECT_PARSED ? 405 : 400),
       raw => "CONNECT api.turso.tech:443 HTTP/1.1\r\nHost: x\r\n\r\n",
-      want => [400, undef] },
-    { name => 'CONNECT with a path: 405', raw =>
+      want => [$CONNECT_PARSED ? 405 : 400, undef] },
+    { name => 'CONNECT with a path: ' . ($CONNECT_PARSED ? 400 : 405), raw =>
       "CONNECT $LIST HTTP/1.1\r\nHost: x\r\n\r\n",
-      want => [405, undef] },
+      want => [$CONNECT_PARSED ? 400 : 405, undef] },
     { name => 'lowercase post: nginx 400',
       raw => "post " . ADD_MEMBER . " HTTP/1.1\r\nHost: x\r\nContent-Length: 18"
              . "\r\n\r\n" . '{"username":"bob"}',

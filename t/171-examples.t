@@ -14,9 +14,9 @@
 # stays), the token file, api.turso.tech's address in the upstream (the
 # mock's: it must resolve, and there is no DNS in the tests), the listen
 # ports, /var/log/nginx/ and /etc/nginx/ (the prefix's), and for
-# examples/nginx.conf, which has no user directive, temp paths in the
-# prefix: nginx -t as root would otherwise chown the packaged nginx's
-# temp directories to nobody.
+# examples/nginx.conf, which has no user directive, temp paths and the
+# access log in the prefix: nginx -t as root would otherwise chown the
+# packaged nginx's temp directories to nobody, and write its access log.
 
 use strict;
 use warnings;
@@ -78,8 +78,10 @@ sub link_module {
         or die "symlink: $!";
 }
 
+# (and the access log: the default is nginx's compiled-in path)
 my $temp_paths = join '', map { "    ${_}_temp_path %%PREFIX%%/$_;\n" }
                  qw(client_body proxy fastcgi uwsgi scgi);
+$temp_paths .= "    access_log %%PREFIX%%/logs/access.log;\n";
 
 my $example = $slurp->('examples/nginx.conf');
 like $example, qr/^load_module modules\/ngx_turso_members_module\.so;$/m,

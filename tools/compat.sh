@@ -5,17 +5,41 @@
 # source with --with-compat (as nginx.org builds its packages), and the
 # suite run against the pair.
 #
-#   tools/compat.sh [1.26|1.22] [prove arguments...]
+#   tools/compat.sh [1.26|1.22|1.30] [prove arguments...]
 #
 # The nginx source comes from tools/nginx-source.sh (1.26: pristine
 # upstream 1.26.3).  nginx is built in build/nginx-<version>-bin/ (once;
-# about a minute), the module in build/nginx-<version>/.  Prove arguments
-# default to every t/*.t but the Debian package's (t/*-deb.t).
+# about a minute), the module in build/nginx-<version>/.
+#
+# 1.30 is Debian sid's packaged nginx 1.30.6 instead (tools/nginx-sid.sh):
+# its binary, run from a private root with sid's libraries, and the module
+# built against its nginx-dev source tree with sid's own configure
+# arguments (conf_flags), then pointed at the root's libjansson.
+#
+# Prove arguments default to every t/*.t but the Debian package's
+# (t/*-deb.t).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "compat.sh: $*" >&2; }
+
+# The suite (or the prove arguments) with nginx $1 loading module $2.
+run_suite() {
+    local files
+    export TEST_NGINX_BINARY=$1
+    export TEST_NGINX_MODULE=$2
+    shift 2
+    if [ $# -eq 0 ]; then
+        mapfile -t files < <(cd "$top" && find t -maxdepth 1 -name '*.t' \
+                                 -not -name '*-deb.t' | sort)
+        set -- "${files[@]}"
+    fi
+    cd "$top"
+    say "nginx: $("$TEST_NGINX_BINARY" -V 2>&1 | grep -E 'version|arguments' | tr '\n' ' ')"
+    say "prove $* with $TEST_NGINX_BINARY and load_module $TEST_NGINX_MODULE"
+    exec prove "$@"
+}
 
 version=${1:-1.26}
 [ $# -eq 0 ] || shift
@@ -32,6 +56,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$version" = 1.30 ]; then
+    sid="$top/tools/nginx-sid.sh"
+    nginx=$("$sid" nginx)
+    src=$("$sid" src)
+    mapfile -t flags < <("$sid" flags)
+    "$top/build.sh" build --nginx-src "$src" -- "${flags[@]}"
+    full=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$src/src/core/nginx.h")
+    # a copy with the root's rpath: sid's libjansson, libc
+    module="$build/sid/ngx_turso_members_module.so"
+    cp "$build/nginx-$full/ngx_turso_members_module.so" "$module.new"
+    "$sid" patch "$module.new"
+    mv -f "$module.new" "$module"
+    run_suite "$nginx" "$module" "$@"
 fi
 
 src=$("$top/tools/nginx-source.sh" "$version")
@@ -67,20 +106,7 @@ then
         tail -40 "$objs/make.log" >&2; exit 1; }
     echo "$stamp" > "$objs/.stamp"
 fi
-say "nginx: $("$objs/nginx" -V 2>&1 | grep -E 'version|arguments' | tr '\n' ' ')"
 
 # the module, exactly as the README says
 "$top/build.sh" build --nginx-src "$src"
-module="$build/nginx-$full/ngx_turso_members_module.so"
-
-if [ $# -eq 0 ]; then
-    mapfile -t files < <(cd "$top" && find t -maxdepth 1 -name '*.t' \
-                             -not -name '*-deb.t' | sort)
-    set -- "${files[@]}"
-fi
-
-cd "$top"
-export TEST_NGINX_BINARY="$objs/nginx"
-export TEST_NGINX_MODULE="$module"
-say "prove $* with $TEST_NGINX_BINARY and load_module $module"
-prove "$@"
+run_suite "$objs/nginx" "$build/nginx-$full/ngx_turso_members_module.so" "$@"

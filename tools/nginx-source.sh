@@ -8,6 +8,10 @@
 #                                 applied): what /usr/sbin/nginx is built from
 #   tools/nginx-source.sh 1.26    pristine upstream nginx 1.26.3, the orig
 #                                 tarball of trixie's nginx=1.26.3-3+deb13u10
+#   tools/nginx-source.sh 1.30    Debian sid's nginx 1.30.6: the source tree
+#                                 its nginx-dev package ships (headers,
+#                                 configure, auto/; enough to build modules,
+#                                 not nginx), through tools/nginx-sid.sh
 #
 # Prints the unpacked source directory on stdout.  Downloads and the unpacked
 # tree are cached: a second run costs nothing.
@@ -17,7 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "nginx-source.sh: $*" >&2; }
 
-version=${1:?usage: $0 1.22|1.26}
+version=${1:?usage: $0 1.22|1.26|1.30}
 
 case "$version" in
     1.22|1.22.1)
@@ -37,7 +41,10 @@ case "$version" in
         # nginx-1.26.3.tar.gz as released by nginx.org
         sha256=69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa
         ;;
-    *) say "unknown nginx version $version (1.22 or 1.26)"; exit 2 ;;
+    1.30|1.30.6)
+        # sid's source packages are not on the mirror, its nginx-dev is
+        exec "$top/tools/nginx-sid.sh" src ;;
+    *) say "unknown nginx version $version (1.22, 1.26 or 1.30)"; exit 2 ;;
 esac
 
 src="$build/src/nginx-$upstream"

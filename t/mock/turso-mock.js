@@ -6,6 +6,11 @@
  * test can assert exactly what the gateway forwarded.
  *
  *   node t/mock/turso-mock.js --port N [--token T] [--host 127.0.0.1]
+ *                             [--h2port M]
+ *
+ * --h2port: the same API over cleartext HTTP/2 (h2c, prior knowledge) on a
+ * second port, for nginx's proxy_http_version 2; its requests are recorded
+ * with the others (http_version "2.0", rawHeaders with the pseudo-headers).
  *
  * Control endpoints (no auth):
  *   GET  /__mock/requests  recorded requests, oldest first
@@ -28,6 +33,7 @@
 'use strict';
 
 const http = require('http');
+const http2 = require('http2');
 
 const args = { port: 0, token: 'test-token', host: '127.0.0.1' };
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -323,7 +329,7 @@ function control(req, res, body) {
     return err(res, 404, 'no such control endpoint');
 }
 
-const server = http.createServer((req, res) => {
+function handle(req, res) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -358,7 +364,9 @@ const server = http.createServer((req, res) => {
             scripted(req, res, s, body);
         }
     });
-});
+}
+
+const server = http.createServer(handle);
 
 /* nginx keeps upstream connections alive; never be the side that closes
  * an idle one in the middle of a test run */
@@ -369,6 +377,13 @@ server.requestTimeout = 0;
 server.listen(Number(args.port), args.host, () => {
     console.log(`turso-mock listening on ${args.host}:${server.address().port}`);
 });
+
+if (args.h2port) {
+    /* no settings timeout: nginx keeps the connection for its next request */
+    const h2 = http2.createServer({}, handle);
+    h2.setTimeout(0);
+    h2.listen(Number(args.h2port), args.host);
+}
 
 for (const sig of ['SIGTERM', 'SIGINT']) {
     process.on(sig, () => process.exit(0));

@@ -27,6 +27,10 @@ package TursoMembers::Test;
 #   $t->nginx_t_refuses($config, $re, $name, %args)   nginx -t fails, says so
 #   $t->workers                            the worker processes' pids
 #   token_id($token)                       its $turso_members_token_id
+#   nginx_version()                        the nginx under test, as the
+#                                          number nginx_version is in C
+#                                          (1030006 for 1.30.6)
+#   nginx_at_least('1.29.4')               true from that version on
 #   past_interval()                        sleeps past a refresh=1s
 #
 # new(%args):
@@ -49,6 +53,7 @@ package TursoMembers::Test;
 #                nginx_t): e.g. 'daemon off; pid logs/nginx.pid;'
 #
 # Placeholders in any config text: %%MOCK%% (127.0.0.1:port), %%MOCK_PORT%%,
+# %%MOCK_H2%% (the mock over h2c, for proxy_http_version 2),
 # %%TOKEN_FILE%%, %%PORT%%, %%H2PORT%%, %%CLOSED_PORT%% (nothing listens),
 # %%PREFIX%%, %%LOCATIONS%% (the default locations).
 #
@@ -105,7 +110,8 @@ use Time::HiRes qw(sleep time);
 use Exporter ();
 our @ISA = (q(Exporter));
 our @EXPORT = qw(default_locations json_body error_is free_port
-                 raw_headers token_id past_interval ADD_MEMBER);
+                 raw_headers token_id past_interval ADD_MEMBER
+                 nginx_version nginx_at_least);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
@@ -126,7 +132,8 @@ our $TOKEN = 'test-token';
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
-my (@instances, $mock_pid, $mock_port, $checked, $seq);
+my (@instances, $mock_pid, $mock_port, $mock_h2_port, $checked, $seq,
+    $nginx_version);
 
 my ($SERVROOT, $SERVROOT_TMP) = servroot();
 
@@ -154,6 +161,21 @@ sub done_testing {
 
 # The id the gateway logs for a token ($turso_members_token_id).
 sub token_id { substr(Digest::SHA::sha256_hex($_[0]), 0, 12) }
+
+
+# The version of the nginx under test (nginx -v) as a number, 1.30.6 being
+# 1030006: expectations that follow nginx's changes ask for it.
+sub nginx_version {
+    return $nginx_version if defined $nginx_version;
+    my $v = `'$NGINX' -v 2>&1`;
+    $v =~ m{nginx/(\d+)\.(\d+)\.(\d+)} or croak "$NGINX -v: $v";
+    return $nginx_version = $1 * 1_000_000 + $2 * 1_000 + $3;
+}
+
+sub nginx_at_least {
+    my ($x, $y, $z) = split /\./, $_[0];
+    return nginx_version() >= $x * 1_000_000 + $y * 1_000 + ($z // 0);
+}
 
 
 # Sleeps past a token file's refresh=1s.
@@ -365,18 +387,21 @@ sub start_mock {
     chmod 0755, $dir;
 
     $mock_port = free_port();
+    $mock_h2_port = free_port();
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>', "$dir/mock.log" or die;
         open STDERR, '>&', \*STDOUT or die;
         exec 'node', "$REPO/t/mock/turso-mock.js", '--port', $mock_port,
-             '--token', $TOKEN;
+             '--token', $TOKEN, '--h2port', $mock_h2_port;
         die "exec node: $!";
     }
     $mock_pid = $pid;
 
-    unless (wait_port({ port => $mock_port, max_wait => $TIMEOUT })) {
+    unless (wait_port({ port => $mock_port, max_wait => $TIMEOUT })
+            && wait_port({ port => $mock_h2_port, max_wait => $TIMEOUT }))
+    {
         croak "turso-mock did not listen on $mock_port: "
               . slurp("$dir/mock.log");
     }
@@ -507,6 +532,7 @@ sub expand {
     my %v = (
         MOCK        => '127.0.0.1:' . mock_port(),
         MOCK_PORT   => mock_port(),
+        MOCK_H2     => '127.0.0.1:' . $mock_h2_port,
         TOKEN_FILE  => $self->{token_file},
         PORT        => $self->{port},
         H2PORT      => $self->{h2port},
