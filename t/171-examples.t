@@ -7,7 +7,8 @@
 #   the one gateway location holds the policy on /v1 and on /v2 alike;
 # - the Debian way: Debian's own /etc/nginx/nginx.conf, the package's
 #   modules-enabled snippet (debian/mod-http-turso-members.conf) and
-#   examples/debian/turso-members.conf in conf.d/: nginx -t.
+#   examples/debian/turso-members.conf in conf.d/: nginx -t;
+# - the example portal offers exactly the roles these files allow.
 #
 # What is put where the test has it (and nothing else): the module (a
 # modules/ link in the nginx prefix, so the files' relative load_module
@@ -50,6 +51,16 @@ for my $file (qw(examples/nginx.conf debian/mod-http-turso-members.conf
 }
 unlike $slurp->('examples/debian/turso-members.conf'),
        qr/^\s*load_module/m, 'the Debian conf.d file has no load_module';
+
+# the example portal offers the roles the example configurations allow
+my ($roles) = $slurp->('examples/portal/index.html')
+              =~ /^const ROLES = \[([^\]]*)\];/m;
+for my $file (qw(examples/nginx.conf examples/debian/turso-members.conf)) {
+    my ($allowed) = $slurp->($file) =~ /turso_members_allowed_roles\s+([^;]+);/;
+    is join(' ', sort(($roles // '') =~ /'(\w+)'/g)),
+       join(' ', sort split ' ', $allowed // ''),
+       "the portal's roles are those $file allows";
+}
 
 
 # --- examples/nginx.conf ----------------------------------------------------
