@@ -142,12 +142,14 @@ build_for_source() {
     say "  load_module modules/ngx_turso_members_module.so;"
 }
 
-# The unit tests and the t/ suite.  Nothing outside build/, t/ (the
-# git-ignored t/servroot-*/ and t/node/node_modules/) and the temp folder
-# is written: the harness puts the nginx prefixes where nginx's workers
-# (nobody, when root) can reach them without changing any mode here
-# (docs/testing.md), the Debian package's test installs it in a private
-# mount namespace, and npm keeps its cache and logs in build/npm.
+# The unit tests and the t/ suite.  Nothing outside build/ and the
+# temp folder is written, but for t/node/node_modules/ (npm ci of the
+# pinned Node packages, git-ignored): the nginx prefixes go to
+# build/servroot/ when nginx's workers (nobody, when root) can reach it,
+# otherwise the harness makes a 0755 directory in the temp folder
+# (docs/testing.md) -- no mode is changed here; npm keeps its cache and
+# logs in build/npm; the Debian package's test installs it in a private
+# mount namespace, never into the system.
 run_tests() {
     # shellcheck disable=SC2046
     install_missing "${test_packages[@]}" $(node_packages npm)
@@ -155,6 +157,12 @@ run_tests() {
     make -s -C "$top/t/unit" test
     cd "$top"
     export npm_config_cache="$build/npm"
+    mkdir -p "$build/servroot"
+    if [ -z "${TEST_NGINX_SERVROOT:-}" ] \
+       && { [ "$(id -u)" != 0 ] || others_can_enter "$build/servroot"; }
+    then
+        export TEST_NGINX_SERVROOT="$build/servroot"
+    fi
     prove -r t/
 }
 
