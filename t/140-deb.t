@@ -327,11 +327,13 @@ sub with_nginx {
 sub no_private_root {
     return 'no unshare' unless system('command -v unshare >/dev/null') == 0;
     my $d = tempdir('turso-members-probe-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $out = `unshare --mount --pid --fork --mount-proc --propagation private -- sh -c '
+    my $o = "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w";
+    my $out = `unshare --mount --pid --fork --mount-proc \\
+               --propagation private -- sh -c '
         set -e
         mount -t tmpfs probe "$d"
         mkdir "$d/l" "$d/u" "$d/w"
-        mount -t overlay overlay -o lowerdir="$d/l",upperdir="$d/u",workdir="$d/w" "$d/l"
+        mount -t overlay overlay -o "$o" "$d/l"
         touch "$d/l/x" && test -f "$d/u/x"
         mount -t tmpfs probe "$d/l"
     ' 2>&1`;
@@ -348,8 +350,14 @@ sub run_or_bail {
 # What the package could change on the host: checked before and after.
 sub host_state {
     my %s;
-    $s{files} = sha256_hex(scalar `find /etc/nginx /usr/lib/nginx /usr/share/nginx/modules-available ${\DOC} /usr/sbin/policy-rc.d -printf '%p %y %m %s %T@ %l\n' 2>/dev/null | sort`);
-    $s{packages} = `dpkg-query -W -f='\${Package} \${Status} \${Version}\n' 'nginx*' 'libnginx-mod-*' 2>/dev/null | sort`;
+    my $where = join ' ', '/etc/nginx', '/usr/lib/nginx',
+                '/usr/share/nginx/modules-available', DOC,
+                '/usr/sbin/policy-rc.d';
+    $s{files} = sha256_hex(scalar `find $where -printf \\
+        '%p %y %m %s %T@ %l\n' 2>/dev/null | sort`);
+    $s{packages} = `dpkg-query -W \\
+        -f='\${Package} \${Status} \${Version}\n' \\
+        'nginx*' 'libnginx-mod-*' 2>/dev/null | sort`;
     $s{info} = join ' ', glob('/var/lib/dpkg/info/' . PKG . '.*');
     return \%s;
 }
