@@ -17,7 +17,8 @@
 # ports, /var/log/nginx/ and /etc/nginx/ (the prefix's), and for
 # examples/nginx.conf, which has no user directive, temp paths in the
 # prefix: nginx -t as root would otherwise chown the packaged nginx's
-# temp directories to nobody.
+# temp directories to nobody; and an http-level access_log in the prefix
+# (the metrics server would log to the system's /var/log/nginx/).
 
 use strict;
 use warnings;
@@ -91,6 +92,9 @@ sub link_module {
 
 my $temp_paths = join '', map { "    ${_}_temp_path %%PREFIX%%/$_;\n" }
                  qw(client_body proxy fastcgi uwsgi scgi);
+# the metrics server has no access_log of its own: nginx's compiled-in
+# default is the system's /var/log/nginx/access.log
+$temp_paths .= "    access_log %%PREFIX%%/logs/access.log;\n";
 
 my $example = $slurp->('examples/nginx.conf');
 like $example, qr/^load_module modules\/ngx_turso_members_module\.so;$/m,
@@ -137,6 +141,8 @@ $r = $t->connect(port => $t->h2port)->request(path => '/metrics');
 is $r->{status}, 200, 'the metrics server answers';
 like $r->{body}, qr/^turso_members_requests_total\{operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m,
      'and counted the refusals';
+like $t->access_log, qr{"GET /metrics HTTP/1\.1" 200},
+     "its access log is the prefix's, not the system nginx's";
 like $slurp->($t->prefix . '/logs/turso-audit.log'),
      qr/"operation":"invite","org":"acme".*"code":"role_not_allowed"/,
      'the audit log has the refused invite';
