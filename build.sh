@@ -24,17 +24,26 @@ top=$(cd "$(dirname "$0")" && pwd)
 build="$top/build"
 nginx_src=/usr/share/nginx/src
 
-packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make curl wrk
-          openssl procps ca-certificates libtest-tcp-perl libhttp-daemon-perl
-          chromium)
+# What each command installs from Debian when missing (the README's
+# "What the commands install" lists the same):
+#   build (every command): the packaged nginx, its module build tree, the
+#   compiler and the libraries the module links
+build_packages=(nginx nginx-dev libjansson-dev libssl-dev gcc make)
+#   run: Node.js for the Turso mock (unless TURSO_API_TOKEN is set), the CA
+#   bundle for api.turso.tech (when it is)
+#   test: what the t/ suite uses besides: curl and Node's HTTP/2 clients,
+#   openssl (test certificates), ps, wrk (t/120's load), the Perl modules
+#   of the harness, npm (the pinned Node client, playwright-core) and
+#   chromium (t/166, the portal in a browser)
+test_packages=(curl openssl procps wrk ca-certificates libtest-tcp-perl
+               libhttp-daemon-perl chromium)
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
-deps() {
-    local extra=()
-    command -v node >/dev/null || extra+=(nodejs)
-    command -v npm >/dev/null || extra+=(npm)
-    install_missing "${packages[@]}" "${extra[@]}" "$@"
+# Node.js and npm as Debian packages, unless some node is on PATH already.
+node_packages() {
+    command -v node >/dev/null || echo nodejs
+    [ "${1:-}" != npm ] || command -v npm >/dev/null || echo npm
 }
 
 # Installs those of the named Debian packages that are missing.
@@ -56,7 +65,7 @@ install_missing() {
 }
 
 build() {
-    deps
+    install_missing "${build_packages[@]}"
     mkdir -p "$build"
     local objs="$build/nginx"
     if [ ! -f "$objs/Makefile" ] || [ "$top/config" -nt "$objs/Makefile" ]
@@ -134,11 +143,27 @@ build_for_source() {
     say "  load_module modules/ngx_turso_members_module.so;"
 }
 
+# The unit tests and the t/ suite.  Nothing outside build/ and the
+# temp folder is written, but for t/node/node_modules/ (npm ci of the
+# pinned Node packages, git-ignored): the nginx prefixes go to
+# build/servroot/ when nginx's workers (nobody, when root) can reach it,
+# otherwise the harness makes a 0755 directory in the temp folder
+# (docs/testing.md) -- no mode is changed here; npm keeps its cache and
+# logs in build/npm; the Debian package's test installs it in a private
+# mount namespace, never into the system.
 run_tests() {
+    # shellcheck disable=SC2046
+    install_missing "${test_packages[@]}" $(node_packages npm)
     build
     make -s -C "$top/t/unit" test
     cd "$top"
-    chmod 0755 "$top" "$top/t"
+    export npm_config_cache="$build/npm"
+    mkdir -p "$build/servroot"
+    if [ -z "${TEST_NGINX_SERVROOT:-}" ] \
+       && { [ "$(id -u)" != 0 ] || others_can_enter "$build/servroot"; }
+    then
+        export TEST_NGINX_SERVROOT="$build/servroot"
+    fi
     prove -r t/
 }
 
@@ -158,6 +183,8 @@ run_mock_port=${TURSO_MEMBERS_RUN_MOCK_PORT:-8081}
 run_portal_port=${TURSO_MEMBERS_RUN_PORTAL_PORT:-8082}
 run_servers=(run_server_gateway run_server_portal)
 run_pids=()
+run_www=""
+run_www_tmp=""
 
 # Stops what run_gateway started (nginx first, then the mock), waits for it.
 run_stop() {
@@ -169,6 +196,50 @@ run_stop() {
     done
     [ ${#run_pids[@]} -eq 0 ] || say "stopped"
     run_pids=()
+    [ -z "$run_www_tmp" ] || rm -rf "$run_www_tmp"
+    run_www_tmp=""
+}
+
+# True when another user (nginx's workers: nobody, when started by root)
+# can reach $1: every directory from / down to it lets others through.
+others_can_enter() {
+    local dir
+    dir=$(cd "$1" && pwd -P) || return 1
+    while :; do
+        [ -n "$(find "$dir" -maxdepth 0 -perm -o=x)" ] || return 1
+        [ "$dir" != / ] || return 0
+        dir=$(dirname "$dir")
+    done
+}
+
+# What nginx's workers read and write: the portal's files and the temp
+# directories.  In the run directory when the workers can reach it,
+# otherwise (as root, in a checkout under /root or in a 0700 folder) in a
+# 0755 directory of the system temp folder, removed when the run stops;
+# no mode of the checkout is changed.
+run_workers_dir() {
+    local tmp
+    if [ "$(id -u)" != 0 ] || others_can_enter "$run_dir"; then
+        run_www="$run_dir/www"
+        rm -rf "$run_www"
+        mkdir -p "$run_www"
+    else
+        for tmp in "${TMPDIR:-/tmp}" /tmp; do
+            others_can_enter "$tmp" || continue
+            run_www_tmp=$(mktemp -d "$tmp/turso-members-run.XXXXXX")
+            break
+        done
+        if [ -z "$run_www_tmp" ]; then
+            say "no directory nginx's workers (nobody) can reach: set TMPDIR"
+            exit 1
+        fi
+        run_www="$run_www_tmp"
+    fi
+    chmod 0755 "$run_www"
+    mkdir -p "$run_www/client_body_temp" "$run_www/proxy_temp"
+    # a copy: the portal as it was when the run started
+    cp -R "$top/examples/portal" "$run_www/portal"
+    chmod -R a+rX "$run_www/portal"
 }
 
 # True when something accepts connections on 127.0.0.1:$1.
@@ -225,7 +296,7 @@ run_server_portal() {
 
     server {
         listen 127.0.0.1:$run_portal_port;
-        root $top/examples/portal;
+        root $run_www/portal;
         default_type text/html;
     }
 CONF
@@ -243,8 +314,8 @@ pid logs/nginx.pid;
 events { worker_connections 1024; }
 http {
     access_log logs/access.log;
-    client_body_temp_path client_body_temp;
-    proxy_temp_path proxy_temp;
+    client_body_temp_path $run_www/client_body_temp;
+    proxy_temp_path $run_www/proxy_temp;
 
     # the audit log (docs/operations.md): one JSON object per request
     log_format turso_audit escape=json
@@ -268,6 +339,13 @@ CONF
 }
 
 run_gateway() {
+    # Node.js for the mock, or the CA bundle for api.turso.tech
+    if [ -n "${TURSO_API_TOKEN:-}" ]; then
+        install_missing ca-certificates
+    else
+        # shellcheck disable=SC2046
+        install_missing $(node_packages)
+    fi
     build
 
     local port pid status=0
@@ -281,12 +359,12 @@ run_gateway() {
     done
 
     mkdir -p "$run_dir/logs" "$run_dir/conf"
-    # nginx's workers run as nobody when root
-    chmod 0755 "$run_dir"
 
     trap run_stop EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+
+    run_workers_dir
 
     if [ -n "${TURSO_API_TOKEN:-}" ]; then
         say "proxying to https://api.turso.tech with \$TURSO_API_TOKEN"
@@ -337,7 +415,7 @@ run_gateway() {
     fi
     say "try:  curl -s -XPOST http://127.0.0.1:$run_gateway_port/v1/organizations/acme/members -d '{\"username\":\"bob\"}'"
     say "      curl -s http://127.0.0.1:$run_gateway_port/metrics"
-    say "example portal: http://127.0.0.1:$run_portal_port/ (docs/portals.md)"
+    say "example portal: http://127.0.0.1:$run_portal_port/ (docs/portals.md), a copy in $run_www/portal"
     say "logs: $run_dir/logs/audit.log (one JSON line per request), error.log"
     say "stop: Ctrl-C (or kill $$)"
 
@@ -371,7 +449,8 @@ case "${1:-build}" in
     bench) build; shift; exec "$top/bench/run.sh" "$@" ;;
     deb) shift; exec "$top/tools/deb.sh" "$@" ;;
     run) run_gateway ;;
-    fuzz) deps clang libclang-rt-14-dev; exec "$top/fuzz/run.sh" "${2:-60}" ;;
+    fuzz) install_missing gcc make libjansson-dev clang libclang-rt-14-dev
+          exec "$top/fuzz/run.sh" "${2:-60}" ;;
     *) say "usage: $0 [build [--nginx-src DIR]|test [--asan|--valgrind]|run|fuzz [SECONDS]|bench|deb]"
        exit 2 ;;
 esac

@@ -450,10 +450,13 @@ ngx_turso_members_send_error(ngx_http_request_t *r,
     ctx->code = code;
     ctx->answer = NGX_TURSO_MEMBERS_ANSWER_OWN;
 
+    /* a code answered with its own template has no message to quote */
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "turso_members: rejected with %ui %V: \"%V\"",
+                  "turso_members: rejected with %ui %V%s%V%s",
                   ngx_turso_members_codes[code].status,
-                  &ngx_turso_members_codes[code].code, &ctx->message);
+                  &ngx_turso_members_codes[code].code,
+                  ctx->message.len ? ": \"" : "", &ctx->message,
+                  ctx->message.len ? "\"" : "");
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;

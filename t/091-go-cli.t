@@ -173,17 +173,31 @@ subtest 'every gateway error is an error the CLI can print' => sub {
                      { status => 401, body => '' },
                      { status => 429, body => '{"error":"slow down"}' },
                      { status => 403, body => '{"error":"forbidden"}' }]);
-    cli_error cli(GET => "$ORG/members"), 502, 'upstream_error', '500';
-    cli_error cli(GET => "$ORG/members"), 502, 'upstream_unauthorized', '401';
-    cli_error cli(GET => "$ORG/members"), 429, 'rate_limited', '429';
+    cli_error cli(GET => "$ORG/members"), 502, 'upstream_error',
+              'an upstream 500';
+    cli_error cli(GET => "$ORG/members"), 502, 'upstream_unauthorized',
+              'an upstream 401';
+    cli_error cli(GET => "$ORG/members"), 429, 'rate_limited',
+              'an upstream 429';
     cli_error cli(POST => "$ORG/members", '{"username":"bob","role":"admin"}'),
-              502, 'upstream_forbidden', '403';
+              502, 'upstream_forbidden', 'an upstream 403';
     cli_error cli(GET => "$ORG/databases"), 404, 'route_not_supported',
               'a route the gateway does not serve';
     cli_error cli(GET => '/v1/organizations/ghost/members'), 404,
               'organization_not_found', 'an unknown organization';
     cli_error cli(POST => "$ORG/members", '{"username":"bob",'), 400,
               'invalid_json', 'broken JSON';
+};
+
+# the operator's side of a refused route: the code, and no empty message
+subtest 'the error log line of a route the gateway does not serve' => sub {
+    my $mark = $t->log_mark;
+    cli_error cli(GET => "$ORG/databases"), 404, 'route_not_supported',
+              'the route';
+    my $log = $t->error_log_since($mark);
+    like $log, qr/rejected with 404 route_not_supported, client: /,
+         'the code, then the request';
+    unlike $log, qr/: ""/, 'no empty message';
 };
 
 done_testing;

@@ -92,6 +92,12 @@ print $fh encode_json({
 close $fh;
 
 my $limit = int(120 * $TursoMembers::Test::TIMEOUT_FACTOR);
+# Chromium's profile, crash reports and dconf cache: in the prefix, not
+# in the user's home
+my $home = $t->prefix . '/home';
+mkdir $home;
+local @ENV{qw(HOME XDG_CONFIG_HOME XDG_CACHE_HOME)}
+    = ($home, "$home/.config", "$home/.cache");
 my $out = `timeout $limit node '$NODE_DIR/portal.mjs' '$plan' 2>&1`;
 my $res = eval { decode_json((grep { /^\{/ } split /\n/, $out)[-1] // '') };
 

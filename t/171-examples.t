@@ -7,16 +7,18 @@
 #   the one gateway location holds the policy on /v1 and on /v2 alike;
 # - the Debian way: Debian's own /etc/nginx/nginx.conf, the package's
 #   modules-enabled snippet (debian/mod-http-turso-members.conf) and
-#   examples/debian/turso-members.conf in conf.d/: nginx -t.
+#   examples/debian/turso-members.conf in conf.d/: nginx -t;
+# - the example portal offers exactly the roles these files allow.
 #
 # What is put where the test has it (and nothing else): the module (a
 # modules/ link in the nginx prefix, so the files' relative load_module
 # stays), the token file, api.turso.tech's address in the upstream (the
 # mock's: it must resolve, and there is no DNS in the tests), the listen
 # ports, /var/log/nginx/ and /etc/nginx/ (the prefix's), and for
-# examples/nginx.conf, which has no user directive, temp paths and the
-# access log in the prefix: nginx -t as root would otherwise chown the
-# packaged nginx's temp directories to nobody, and write its access log.
+# examples/nginx.conf, which has no user directive, temp paths in the
+# prefix: nginx -t as root would otherwise chown the packaged nginx's
+# temp directories to nobody; and an http-level access_log in the prefix
+# (the metrics server would log to the system's /var/log/nginx/).
 
 use strict;
 use warnings;
@@ -51,6 +53,16 @@ for my $file (qw(examples/nginx.conf debian/mod-http-turso-members.conf
 unlike $slurp->('examples/debian/turso-members.conf'),
        qr/^\s*load_module/m, 'the Debian conf.d file has no load_module';
 
+# the example portal offers the roles the example configurations allow
+my ($roles) = $slurp->('examples/portal/index.html')
+              =~ /^const ROLES = \[([^\]]*)\];/m;
+for my $file (qw(examples/nginx.conf examples/debian/turso-members.conf)) {
+    my ($allowed) = $slurp->($file) =~ /turso_members_allowed_roles\s+([^;]+);/;
+    is join(' ', sort(($roles // '') =~ /'(\w+)'/g)),
+       join(' ', sort split ' ', $allowed // ''),
+       "the portal's roles are those $file allows";
+}
+
 
 # --- examples/nginx.conf ----------------------------------------------------
 
@@ -78,9 +90,10 @@ sub link_module {
         or die "symlink: $!";
 }
 
-# (and the access log: the default is nginx's compiled-in path)
 my $temp_paths = join '', map { "    ${_}_temp_path %%PREFIX%%/$_;\n" }
                  qw(client_body proxy fastcgi uwsgi scgi);
+# the metrics server has no access_log of its own: nginx's compiled-in
+# default is the system's /var/log/nginx/access.log
 $temp_paths .= "    access_log %%PREFIX%%/logs/access.log;\n";
 
 my $example = $slurp->('examples/nginx.conf');
@@ -128,6 +141,8 @@ $r = $t->connect(port => $t->h2port)->request(path => '/metrics');
 is $r->{status}, 200, 'the metrics server answers';
 like $r->{body}, qr/^turso_members_requests_total\{organization="\*",operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m,
      'and counted the refusals';
+like $t->access_log, qr{"GET /metrics HTTP/1\.1" 200},
+     "its access log is the prefix's, not the system nginx's";
 like $slurp->($t->prefix . '/logs/turso-audit.log'),
      qr/"operation":"invite","org":"acme".*"code":"role_not_allowed"/,
      'the audit log has the refused invite';

@@ -8,7 +8,9 @@
 # Ports 8080, 8081 and 8082 (the README's) unless something holds them,
 # then others (TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT,
 # TURSO_MEMBERS_RUN_PORTAL_PORT); the run directory is under this test's
-# servroot (TURSO_MEMBERS_RUN_DIR).
+# servroot (TURSO_MEMBERS_RUN_DIR), or, as root, the build/run of a copy
+# of the checkout in a 0700 folder, where the example portal must still be
+# served (200 on the portal port).
 
 use strict;
 use warnings;
@@ -33,12 +35,29 @@ if (grep { !can_bind('127.0.0.1', $_) } $gw, $mock, $portal) {
     note "8080, 8081 or 8082 is taken here: using $gw, $mock and $portal";
 }
 
+# As a user runs it: as root, from a checkout in a folder only root may
+# enter (under /root, or what mktemp -d makes), where nginx's workers
+# (nobody) cannot read the checkout's files.  A copy of the tracked files
+# as they are now, in a 0700 directory; it builds its own build/, and
+# build/run is the run directory, as for the user.  Otherwise this
+# checkout, with the run directory under this test's servroot.
+my $top = '.';
 my $dir = TursoMembers::Test::servroot_dir() . '/run';
+if ($> == 0) {
+    my $private = TursoMembers::Test::servroot_dir() . '/private';
+    mkdir $private;
+    chmod 0700, $private or die "chmod $private: $!";
+    $top = "$private/checkout";
+    mkdir $top or die "mkdir $top: $!";
+    system("git ls-files -z | tar --null -T - -cf - | tar -xf - -C '$top'")
+        == 0 or die 'copying the checkout failed';
+    $dir = "$top/build/run";
+}
 my $out_n = 0;
 
 # Starts ./build.sh run in its own session; returns (pid, output file).
 sub start_run {
-    my $out = "$dir.out." . ++$out_n;
+    my $out = TursoMembers::Test::servroot_dir() . '/run.out.' . ++$out_n;
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         setsid();
@@ -48,9 +67,9 @@ sub start_run {
         $ENV{TURSO_MEMBERS_RUN_PORT} = $gw;
         $ENV{TURSO_MEMBERS_RUN_MOCK_PORT} = $mock;
         $ENV{TURSO_MEMBERS_RUN_PORTAL_PORT} = $portal;
-        $ENV{TURSO_MEMBERS_RUN_DIR} = $dir;
+        $ENV{TURSO_MEMBERS_RUN_DIR} = $dir if $top eq '.';
         delete $ENV{TURSO_API_TOKEN};
-        exec './build.sh', 'run';
+        exec "$top/build.sh", 'run';
         die "exec: $!";
     }
     my $up = wait_port({ port => $gw, max_wait => 120 });
@@ -154,12 +173,29 @@ ok $a && $a->{operation} eq 'add_member' && $a->{org} eq 'acme'
    'audit lines are JSON with the operation, organization, request id'
     or diag $audit[0];
 
+# the example portal, on its own origin
+my $page = curl("curl -s -w '\n%{http_code}' http://127.0.0.1:$portal/");
+my ($status) = $page =~ /(\d+)\z/;
+is $status, 200, "the portal: 200 on $portal"
+    or diag TursoMembers::Test::slurp("$dir/logs/error.log");
+is $page, TursoMembers::Test::slurp("$top/examples/portal/index.html")
+          . "\n200", '... examples/portal/index.html';
+my ($www) = $text =~ /a copy in (\S+)\/portal$/m;
+ok $www && -d $www, 'it says where the copy the workers read is';
+if ($> == 0 && $top ne '.') {
+    like $www, qr{^\Q${\($ENV{TMPDIR} || '/tmp')}\E/|^/tmp/},
+         '... in the temp folder, out of the 0700 checkout';
+}
+ok !-e "$dir/client_body_temp" && !-e "$dir/proxy_temp",
+   'no temp directory in the run directory itself';
+
 my $nginx = nginx_pid();
 ok alive($nginx), "nginx runs (pid $nginx)";
 ok scalar(mock_pids()), 'the mock runs';
 
 kill 'TERM', $pid;
 stopped_cleanly('TERM to the script', $pid, $out, $nginx);
+ok !-e $www, 'the copy is gone' if $www && $www !~ /^\Q$dir\E/;
 
 
 # --- again at once; stopped with Ctrl-C -------------------------------------

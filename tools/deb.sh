@@ -61,19 +61,20 @@ flock -w 300 9 || { say "another package build holds $out/.lock"; exit 1; }
 version=$(cd "$top" && dpkg-parsechangelog -S Version)
 src="$out/src/$pkg-$version"
 
-# what the package is built from: the module's sources, its docs, debian/
+# what the package is built from: the module's sources, its docs and
+# examples, debian/
 rm -rf "$out/src"
 mkdir -p "$src"
 if [ $committed = 1 ]; then
     say "packaging HEAD ($(git -C "$top" rev-parse --short HEAD))"
     git -C "$top" archive HEAD -- config 'ngx_turso_members_*.[ch]' \
-        README.md docs debian | tar -x -C "$src"
+        README.md CHANGELOG.md docs examples debian | tar -x -C "$src"
 else
     (
         cd "$top"
         cp -p config ngx_turso_members_*.c ngx_turso_members_*.h README.md \
-            "$src/"
-        cp -pR docs debian "$src/"
+            CHANGELOG.md "$src/"
+        cp -pR docs examples debian "$src/"
     )
 fi
 
