@@ -1,7 +1,8 @@
 # docs/architecture.md names every unit: its tables list each
 # ngx_turso_members_*.c of the top folder, and every C file the page names
 # exists.  A unit added, split or renamed without its line in the page
-# fails here.
+# fails here.  And every test file the docs name (docs/security.md gives
+# one for each mechanism) exists.
 
 use strict;
 use warnings;
@@ -30,6 +31,17 @@ $named{"ngx_turso_members_$_.c"} = 1
 
 for my $f (sort keys %named) {
     ok $files{$f}, "$f, named in docs/architecture.md, exists";
+}
+
+my %tests;
+for my $md (glob('docs/*.md'), 'README.md') {
+    $tests{$_}{$md} = 1
+        for TursoMembers::Test::slurp($md) =~ m{\b(t/\d{3}-[\w-]+\.t)\b}g;
+}
+ok %tests > 10, scalar(keys %tests) . ' test files named in the docs';
+
+for my $f (sort keys %tests) {
+    ok -f $f, "$f exists (" . join(', ', sort keys %{$tests{$f}}) . ')';
 }
 
 done_testing;
