@@ -40,29 +40,9 @@ test_packages=(curl openssl procps wrk ca-certificates libtest-tcp-perl
 
 say() { printf '%s\n' "build.sh: $*" >&2; }
 
-# Node.js and npm as Debian packages, unless some node is on PATH already.
-node_packages() {
-    command -v node >/dev/null || echo nodejs
-    [ "${1:-}" != npm ] || command -v npm >/dev/null || echo npm
-}
-
-# Installs those of the named Debian packages that are missing.
-install_missing() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-            | grep -q 'install ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    if [ "$(id -u)" != 0 ]; then
-        say "not root: run as root or install: apt-get install ${missing[*]}"
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-}
+# install_missing, node_packages
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 build() {
     install_missing "${build_packages[@]}"

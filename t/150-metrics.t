@@ -11,6 +11,7 @@ use warnings;
 
 use lib 't/lib';
 use TursoMembers::Test;
+use TursoMembers::Metrics qw(scrape delta);
 
 use Time::HiRes qw(sleep time);
 
@@ -33,26 +34,6 @@ CONF
 
 my $t = TursoMembers::Test->new(config => default_locations() . $status_loc);
 
-# One scrape: { 'name{k="v",...}' => value }, labels sorted by name, plus
-# the raw response in {_r}.
-sub scrape {
-    my ($inst) = @_;
-    my $r = ($inst // $t)->request(method => 'GET', path => '/metrics');
-    my %m = (_r => $r);
-    for my $line (split /\n/, $r->{body} // '') {
-        next if $line =~ /^#/ || $line eq '';
-        my ($name, $labels, $value) =
-            $line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/
-            or do { $m{_bad} .= "$line\n"; next };
-        my %l = ($labels // '') =~ /(\w+)="([^"]*)"/g;
-        my $key = $name . (%l ? '{' . join(',', map { qq($_="$l{$_}") }
-                                             sort keys %l) . '}' : '');
-        $m{_bad} .= "duplicate $key\n" if exists $m{$key};
-        $m{$key} = $value;
-    }
-    return \%m;
-}
-
 # organization "*": the default token's requests, and those refused
 # before a token was chosen (t/158-metrics-organizations.t: the others)
 sub req_key {
@@ -70,18 +51,6 @@ sub hist_key {
                           : qq({operation="$op",organization="$org"}));
 }
 
-# Differences of every series between two scrapes (only non-zero ones).
-sub delta {
-    my ($a, $b) = @_;
-    my %d;
-    for my $k (keys %$b) {
-        next if $k =~ /^_/;
-        my $v = $b->{$k} - ($a->{$k} // 0);
-        $d{$k} = $v if abs($v) > 1e-9;
-    }
-    return \%d;
-}
-
 sub requests_delta {
     my ($d) = @_;
     return { map { $_ => $d->{$_} }
@@ -89,7 +58,7 @@ sub requests_delta {
 }
 
 subtest 'the status page' => sub {
-    my $m = scrape();
+    my $m = scrape($t);
     my $r = $m->{_r};
     is $r->{status}, 200, 'status 200';
     like $r->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4\b},
@@ -118,13 +87,13 @@ subtest 'the status page' => sub {
     my $p = $t->request(method => 'POST', path => '/metrics', body => 'x');
     is $p->{status}, 405, 'POST: 405';
 
-    my $again = scrape();
+    my $again = scrape($t);
     is_deeply delta($m, $again), {}, 'scraping counts nothing';
 };
 
 subtest 'requests by operation, code and upstream status' => sub {
     $t->mock_reset;
-    my $before = scrape();
+    my $before = scrape($t);
 
     # 3 lists, 1 add (200), 1 invalid role, 1 add of a member (409),
     # 2 paths that are no route, 1 upstream 500
@@ -145,7 +114,7 @@ subtest 'requests by operation, code and upstream status' => sub {
     is $t->request(method => 'GET', path => '/v1/organizations/acme/members/alice')
           ->{status}, 502, 'upstream 500';
 
-    my $after = scrape();
+    my $after = scrape($t);
     my $d = delta($before, $after);
 
     is_deeply requests_delta($d), {
@@ -180,12 +149,12 @@ subtest 'requests by operation, code and upstream status' => sub {
 
 subtest 'latency lands in the right bucket' => sub {
     $t->mock_reset;
-    my $before = scrape();
+    my $before = scrape($t);
     $t->mock_script([{ delay_ms => 300 }]);
     my $start = time;
     is $t->request(method => 'GET', path => '/v2/organizations/acme/invites')->{status}, 200, 'list invites, 300 ms late';
     my $took = time - $start;
-    my $d = delta($before, scrape());
+    my $d = delta($before, scrape($t));
 
     is $d->{ hist_key('list_invites', 'bucket', '0.25') } // 0, 0,
        'not in le=0.25';
@@ -198,12 +167,12 @@ subtest 'latency lands in the right bucket' => sub {
 
 subtest 'policy reports are counted' => sub {
     $t->mock_reset;
-    my $before = scrape();
+    my $before = scrape($t);
     is $t->request(method => 'GET',
                    path => '/report/v1/organizations/personal/members')
           ->{status}, 200, 'report mode lets personal through';
     is scalar @{ $t->upstream_requests }, 1, 'the upstream got it';
-    my $d = delta($before, scrape());
+    my $d = delta($before, scrape($t));
     is $d->{'turso_members_policy_reports_total{code="organization_not_allowed"}'},
        1, 'policy_reports_total{code="organization_not_allowed"} +1';
     is $d->{ req_key('list_members', 'ok', 200) }, 1,
@@ -212,19 +181,9 @@ subtest 'policy reports are counted' => sub {
 
 # --- two workers -------------------------------------------------------------
 
-package TwoWorkers {
-    our @ISA = ('TursoMembers::Test');
-    sub nginx_conf {
-        my $self = shift;
-        my $c = $self->SUPER::nginx_conf(@_);
-        $c =~ s/^worker_processes 1;/worker_processes 2;/m
-            or die 'no worker_processes line';
-        return $c;
-    }
-}
-
-# reuseport: the kernel spreads new connections over both workers
-my $t2 = TwoWorkers->new(
+# worker_processes 2; reuseport: the kernel spreads new connections over
+# both workers
+my $t2 = TursoMembers::Metrics::Workers->new(
     http_config => 'log_format pids "$pid $status";',
     config => <<'CONF');
     server {

@@ -23,6 +23,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "compat.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 # The suite (or the prove arguments) with nginx $1 loading module $2.
 run_suite() {
@@ -44,19 +46,10 @@ run_suite() {
 version=${1:-1.26}
 [ $# -eq 0 ] || shift
 
-missing=()
-for p in gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev \
-         libjansson-dev curl perl libtest-tcp-perl libhttp-daemon-perl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-        | grep -q 'install ok installed' || missing+=("$p")
-done
-command -v node >/dev/null || missing+=(nodejs)
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck disable=SC2046,SC2119
+install_missing gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev \
+                libjansson-dev curl perl libtest-tcp-perl \
+                libhttp-daemon-perl $(node_packages)
 
 if [ "$version" = 1.30 ]; then
     sid="$top/tools/nginx-sid.sh"

@@ -18,6 +18,8 @@ out="$top/build/deb"
 pkg=libnginx-mod-http-turso-members
 
 say() { printf '%s\n' "deb.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 committed=0
 case "${1:-}" in
@@ -30,28 +32,8 @@ if [ $# -gt 0 ]; then
     exit 2
 fi
 
-apt_updated=0
-apt_install() {
-    if [ "$(id -u)" != 0 ]; then
-        say "not root: run as root or install: apt-get install $*"
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    if [ $apt_updated = 0 ]; then
-        apt-get update -q >/dev/null
-        apt_updated=1
-    fi
-    say "installing $*"
-    apt-get install -y -q --no-install-recommends "$@" >/dev/null
-}
-
 # the tools dpkg-buildpackage needs; Rules-Requires-Root: no, so no fakeroot
-missing=()
-for p in dpkg-dev debhelper; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-        | grep -q 'install ok installed' || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+install_missing dpkg-dev debhelper
 
 mkdir -p "$out"
 # one build at a time: t/140-deb.t may run while someone runs ./build.sh deb

@@ -27,31 +27,18 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "nginx-sid.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 # sid's nginx and what its binary and the module link (ldd of both)
 version=${NGINX_SID_VERSION:-1.30.6-2}
 packages=(nginx="$version" nginx-dev="$version" libc6 libssl3t64
           libpcre2-8-0 zlib1g libcrypt1 libjansson4 libgcc-s1 libzstd1)
 
-state="$build/apt/sid"
 sid="$build/sid"
 root="$sid/root"
 lib="$root/usr/lib/x86_64-linux-gnu"
 rpath="$lib:$root/usr/lib:$root/lib/x86_64-linux-gnu"
-
-# Installs those of the named Debian packages that are missing.
-install_missing() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-            | grep -q 'install ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 # The private root with sid's packages, once.
 unpack() {
@@ -61,29 +48,12 @@ unpack() {
 
     install_missing patchelf
 
-    mkdir -p "$state/lists/partial" "$state/cache/archives/partial" \
-             "$state/downloads" "$state/etc/apt.conf.d" \
-             "$state/etc/preferences.d" "$state/etc/sources.list.d"
-    : > "$state/status"
     # the mirror the system's own sources name (deb.debian.org here)
-    printf 'deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main\n' \
-        > "$state/sources.list"
-    local apt_opts=(
-        -o "Dir::Etc::SourceList=$state/sources.list"
-        -o "Dir::Etc::SourceParts=$state/etc/sources.list.d"
-        -o "Dir::Etc::Parts=$state/etc/apt.conf.d"
-        -o "Dir::Etc::PreferencesParts=$state/etc/preferences.d"
-        -o "Dir::State::Lists=$state/lists"
-        -o "Dir::State::status=$state/status"
-        -o "Dir::Cache=$state/cache"
-        -o "APT::Sandbox::User=root"
-        -o "Acquire::Languages=none"
-        -o "Debug::NoLocking=1"
-    )
-
-    say "apt-get update (sid, private state in $state)"
-    apt-get "${apt_opts[@]}" update -q >"$state/update.log" 2>&1 || {
-        cat "$state/update.log" >&2; exit 1; }
+    local key=/usr/share/keyrings/debian-archive-keyring.gpg
+    apt_private sid \
+        "deb [arch=amd64 signed-by=$key] http://deb.debian.org/debian sid main"
+    state=$apt_state
+    apt_private_update sid
 
     # apt-get download checks each file against the signed index
     rm -f "$state/downloads"/*.deb

@@ -20,6 +20,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "nginx-source.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 version=${1:?usage: $0 1.22|1.26|1.30}
 
@@ -53,50 +55,19 @@ if [ -f "$src/.unpacked" ]; then
     exit 0
 fi
 
-need=()
-for p in dpkg-dev xz-utils; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-        | grep -q 'install ok installed' || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    say "installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-fi
+install_missing dpkg-dev xz-utils
 
 # the private apt state, one per Debian release
 rel=${suites%% *}
-state="$build/apt/$rel"
-mkdir -p "$state/lists/partial" "$state/cache/archives/partial" \
-         "$state/downloads" "$state/etc/preferences.d" "$state/etc/apt.conf.d"
-: > "$state/status"
-{
-    printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' $suites
-    printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security %s main\n' $security
-} > "$state/sources.list"
-
-apt_opts=(
-    -o "Dir::Etc::SourceList=$state/sources.list"
-    -o "Dir::Etc::SourceParts=$state/etc/sources.list.d"
-    -o "Dir::Etc::Parts=$state/etc/apt.conf.d"
-    -o "Dir::Etc::PreferencesParts=$state/etc/preferences.d"
-    -o "Dir::State::Lists=$state/lists"
-    -o "Dir::State::status=$state/status"
-    -o "Dir::Cache=$state/cache"
-    -o "APT::Sandbox::User=root"
-    -o "Acquire::Languages=none"
-    -o "Debug::NoLocking=1"
-)
-mkdir -p "$state/etc/sources.list.d"
-
-# a fresh index once a day at most
-if [ -z "$(find "$state/lists" -maxdepth 1 -name '*Sources*' -mmin -1440 \
-           2>/dev/null | head -1)" ]; then
-    say "apt-get update ($rel deb-src, private state in $state)"
-    apt-get "${apt_opts[@]}" update -q >"$state/update.log" 2>&1 || {
-        cat "$state/update.log" >&2; exit 1; }
-fi
+deb_src="deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+lines=()
+for suite in $suites; do
+    lines+=("$deb_src http://deb.debian.org/debian $suite main")
+done
+lines+=("$deb_src http://deb.debian.org/debian-security $security main")
+apt_private "$rel" "${lines[@]}"
+state=$apt_state
+apt_private_update "$rel deb-src"
 
 cd "$state/downloads"
 say "apt-get source --download-only $pkg"

@@ -16,41 +16,21 @@ build="$top/build"
 dest="$build/prometheus"
 tool="$dest/usr/bin/promtool"
 say() { printf '%s\n' "promtool.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 if [ -x "$tool" ]; then
     printf '%s\n' "$tool"
     exit 0
 fi
 
-state="$build/apt/bookworm-bin"
-mkdir -p "$state/lists/partial" "$state/cache/archives/partial" \
-         "$state/downloads" "$state/etc/preferences.d" \
-         "$state/etc/apt.conf.d" "$state/etc/sources.list.d"
-: > "$state/status"
-{
-    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' bookworm bookworm-updates
-    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security %s main\n' bookworm-security
-} > "$state/sources.list"
-
-apt_opts=(
-    -o "Dir::Etc::SourceList=$state/sources.list"
-    -o "Dir::Etc::SourceParts=$state/etc/sources.list.d"
-    -o "Dir::Etc::Parts=$state/etc/apt.conf.d"
-    -o "Dir::Etc::PreferencesParts=$state/etc/preferences.d"
-    -o "Dir::State::Lists=$state/lists"
-    -o "Dir::State::status=$state/status"
-    -o "Dir::Cache=$state/cache"
-    -o "APT::Sandbox::User=root"
-    -o "Acquire::Languages=none"
-    -o "Debug::NoLocking=1"
-)
-
-if [ -z "$(find "$state/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 \
-           2>/dev/null | head -1)" ]; then
-    say "apt-get update (bookworm, private state in $state)"
-    apt-get "${apt_opts[@]}" update -q >"$state/update.log" 2>&1 || {
-        cat "$state/update.log" >&2; exit 1; }
-fi
+repo="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+apt_private bookworm-bin \
+    "$repo http://deb.debian.org/debian bookworm main" \
+    "$repo http://deb.debian.org/debian bookworm-updates main" \
+    "$repo http://deb.debian.org/debian-security bookworm-security main"
+state=$apt_state
+apt_private_update bookworm
 
 cd "$state/downloads"
 rm -f prometheus_*.deb

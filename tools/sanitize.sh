@@ -21,6 +21,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 say() { printf '%s\n' "sanitize.sh: $*" >&2; }
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
 
 mode=asan
 version=1.22
@@ -48,18 +50,8 @@ packages=(gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev
           libjansson-dev dpkg-dev curl perl libtest-tcp-perl
           libhttp-daemon-perl)
 [ "$mode" = valgrind ] && packages+=(valgrind)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
-        | grep -q 'install ok installed' || missing+=("$p")
-done
-command -v node >/dev/null || missing+=(nodejs)
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck disable=SC2046,SC2119
+install_missing "${packages[@]}" $(node_packages)
 
 # --- nginx with the module built in -----------------------------------------
 
