@@ -59,7 +59,8 @@ if (my $why = no_private_root()) {
 my $deb = newest_deb();
 my @sources = (glob("$REPO/ngx_turso_members_*.[ch]"), "$REPO/config",
                "$REPO/README.md", "$REPO/CHANGELOG.md", glob("$REPO/docs/*"),
-               "$REPO/tools/deb.sh", files_under("$REPO/debian"),
+               "$REPO/tools/deb.sh", "$REPO/tools/lib.sh",
+               files_under("$REPO/debian"),
                files_under("$REPO/examples"));
 my $newest_source = 0;
 for (@sources) {
