@@ -265,6 +265,7 @@ typedef struct {
     unsigned                        keep_body:1;  /* of an upstream error */
     unsigned                        handing_off:1;  /* proxy_pass's turn */
     unsigned                        client_uri_valid:1;
+    unsigned                        sending:1;  /* the replacement goes */
 } ngx_turso_members_ctx_t;
 
 
