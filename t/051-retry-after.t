@@ -116,7 +116,7 @@ subtest 'a Retry-After that is not printable ASCII or too long: dropped' => sub 
     is_deeply [answer_headers($r, 'Retry-After')], ['1' x 128], '128 bytes';
 };
 
-subtest 'a Retry-After that is neither seconds nor an HTTP-date: dropped' => sub {
+subtest 'a Retry-After neither seconds nor an HTTP-date: dropped' => sub {
     my $TOKEN = $TursoMembers::Test::TOKEN;
 
     # the upstream echoing the gateway's token, as the value or in a date

@@ -78,7 +78,8 @@ sub raw_upstream {
             print $fh $head;
             close $fh;
         }
-        syswrite $c, $RAW{$case} // "HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n";
+        syswrite $c, $RAW{$case}
+                     // "HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n";
         sleep 1;
         close $c;
     }
@@ -154,9 +155,11 @@ for my $case (sort keys %RAW) {
         $c->close;
 
         my $got = TursoMembers::Test::slurp("$RAW_DIR/$case") // '';
-        like $got, qr{^DELETE /v1/organizations/$case/members/bob HTTP/1\.[01]\r\n},
+        like $got,
+             qr{^DELETE /v1/organizations/$case/members/bob HTTP/1\.[01]\r\n},
              'the upstream got the validated request';
-        like $got, qr{\r\nAuthorization: Bearer \Q$TursoMembers::Test::TOKEN\E\r\n},
+        my $token = $TursoMembers::Test::TOKEN;
+        like $got, qr{\r\nAuthorization: Bearer \Q$token\E\r\n},
              'with the token';
 
         $t->mock_reset;
