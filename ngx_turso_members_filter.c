@@ -335,6 +335,15 @@ ngx_turso_members_answer_body(ngx_http_request_t *r,
 
     default: /* NGX_TURSO_MEMBERS_ANSWER_REPLACED */
 
+        if (ctx->sending) {
+            /*
+             * a later filter's own buffers, sent through the whole chain
+             * while the gateway's answer goes: the addition filter ends
+             * the answer this way, after add_after_body
+             */
+            return ngx_turso_members_next_body_filter(r, in);
+        }
+
         /*
          * The gateway's answer went, with its own last buffer: what the
          * upstream still sends is dropped, and nginx's later calls (an
@@ -587,7 +596,11 @@ ngx_turso_members_send_replacement(ngx_http_request_t *r,
     out.buf = b;
     out.next = NULL;
 
-    return ngx_turso_members_next_body_filter(r, &out);
+    ctx->sending = 1;
+    rc = ngx_turso_members_next_body_filter(r, &out);
+    ctx->sending = 0;
+
+    return rc;
 }
 
 

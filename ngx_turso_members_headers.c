@@ -168,13 +168,18 @@ ngx_turso_members_clear_headers(ngx_http_request_t *r)
  * The upstream's Retry-After that goes to the client, as it was sent: on
  * an upstream's 429 or 503 only, when it is the one Retry-After (two are
  * two answers, and the client falls back on its own backoff) and its
- * value is 1 to 128 printable ASCII characters.
+ * value is what the header may hold (RFC 9110, 10.2.3): 1 to 128 digits,
+ * or an HTTP-date as senders write it ("Sun, 06 Nov 1994 08:49:37 GMT").
+ * Any other text is of no use to a client, and may be anything, the
+ * gateway's token echoed included.
  */
 
 static ngx_table_elt_t *
 ngx_turso_members_retry_after(ngx_http_request_t *r)
 {
     u_char                   *p, *last;
+    u_char                    date[64];
+    time_t                    t;
     ngx_table_elt_t          *h;
     ngx_turso_members_ctx_t  *ctx;
 
@@ -203,10 +208,27 @@ ngx_turso_members_retry_after(ngx_http_request_t *r)
 
     last = h->value.data + h->value.len;
 
-    for (p = h->value.data; p < last; p++) {
-        if (*p < 0x20 || *p > 0x7e) {
-            return NULL;
-        }
+    for (p = h->value.data; p < last && *p >= '0' && *p <= '9'; p++) {
+        /* void */
+    }
+
+    if (p == last) {
+        return h;
+    }
+
+    /* a date: the one nginx writes for the time it reads from it */
+
+    if (h->value.len != sizeof("Sun, 06 Nov 1994 08:49:37 GMT") - 1) {
+        return NULL;
+    }
+
+    t = ngx_parse_http_time(h->value.data, h->value.len);
+
+    if (t == NGX_ERROR
+        || ngx_http_time(date, t) != date + h->value.len
+        || ngx_strncmp(date, h->value.data, h->value.len) != 0)
+    {
+        return NULL;
     }
 
     return h;

@@ -284,6 +284,7 @@ typedef struct {
     unsigned                        upgrade_off:1;  /* till the answer */
     unsigned                        client_uri_valid:1;
     unsigned                        trace_parsed:1;
+    unsigned                        sending:1;  /* the replacement goes */
 } ngx_turso_members_ctx_t;
 
 

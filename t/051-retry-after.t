@@ -1,7 +1,8 @@
 # The upstream's Retry-After reaches the client, byte for byte, beside the
 # gateway's JSON error, when the upstream answered 429 or 503 with exactly
-# one Retry-After of printable ASCII (at most 128 bytes).  On any other
-# status, and when it is ambiguous or malformed, it is dropped with the
+# one Retry-After of 1 to 128 digits or an HTTP-date as senders write it.
+# On any other status, and when it is ambiguous or malformed (any other
+# text: the gateway's token echoed, too), it is dropped with the
 # upstream's other headers (docs/errors.md).
 
 use strict;
@@ -113,6 +114,34 @@ subtest 'a Retry-After that is not printable ASCII or too long: dropped' => sub 
 
     $r = answered(429, 'Retry-After' => '1' x 128);
     is_deeply [answer_headers($r, 'Retry-After')], ['1' x 128], '128 bytes';
+};
+
+subtest 'a Retry-After neither seconds nor an HTTP-date: dropped' => sub {
+    my $TOKEN = $TursoMembers::Test::TOKEN;
+
+    # the upstream echoing the gateway's token, as the value or in a date
+    # that nginx's lenient date parser would read (it skips the weekday
+    # and what follows the seconds)
+    for my $v ($TOKEN, "Bearer $TOKEN", "$TOKEN, 21 Oct 2026 07:28:00 GMT",
+               "Wed, 21 Oct 2026 07:28:00 $TOKEN",
+               'Wed, 21 Oct 2026 07:28:00 GMTX',
+               'Wed, 21 Oct 2026 07:28:00 XYZ',
+               'Wednesday, 21-Oct-26 07:28:00 GMT',
+               'Wed Oct 21 07:28:00 2026', 'soon', '-5', '+5', '5 s', '1.5')
+    {
+        my $r = answered(429, 'Retry-After' => $v);
+        error_is $r, 429, 'rate_limited';
+        is_deeply [answer_headers($r, 'Retry-After')], [], "'$v'";
+    }
+
+    # a date is passed as written, weekday and all
+    my $r = answered(503, 'Retry-After' => 'Sun, 06 Nov 1994 08:49:37 GMT');
+    is_deeply [answer_headers($r, 'Retry-After')],
+              ['Sun, 06 Nov 1994 08:49:37 GMT'], 'a past date';
+    $r = answered(503, 'Retry-After' => 'Thu, 21 Oct 2026 07:28:00 GMT');
+    is_deeply [answer_headers($r, 'Retry-After')], [], 'a wrong weekday';
+    $r = answered(429, 'Retry-After' => '0');
+    is_deeply [answer_headers($r, 'Retry-After')], ['0'], '0 seconds';
 };
 
 subtest 'on a kept-alive connection, the next answer carries none' => sub {
