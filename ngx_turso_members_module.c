@@ -685,7 +685,8 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
  * ngx_http_upstream_conf_t in it (public) tells where that starts.  The
  * same settings are refused, but "proxy_cache": the upstream request of a
  * cached location is built within proxy_pass's handler, and one nginx
- * defers is refused at run time (ngx_turso_members_upstream.c).
+ * defers is refused at run time (ngx_turso_members_upstream.c); its
+ * background update is refused.
  */
 
 static char *
@@ -761,6 +762,12 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
 
     } else if (*method) {
         undo = "proxy_method";
+
+#if (NGX_HTTP_CACHE)
+    } else if (ucf->cache > 0 && ucf->cache_background_update) {
+        /* its clone of the request is refused: a stale answer for good */
+        undo = "proxy_cache_background_update on";
+#endif
     }
 
     if (undo) {

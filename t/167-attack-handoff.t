@@ -7,7 +7,10 @@
 #   through the proxy module's directive table (t/175-newer-nginx.t tests
 #   the same with ngx_http_proxy_module.h).  proxy_cache is refused from
 #   1.29.4 only: before, a build nginx defers is refused at run time
-#   (t/164-handoff-contract.t).
+#   (t/164-handoff-contract.t), and proxy_cache_background_update, whose
+#   clone of the request the gateway refuses, is refused: with
+#   proxy_cache_use_stale updating, a stale answer would be served for
+#   good, Turso never asked again.
 use strict;
 use warnings;
 
@@ -62,6 +65,10 @@ my $HTTP = "upstream spy { server 127.0.0.1:$SPY; keepalive 4; }\n"
         ['proxy_set_body \'{"username":"root","role":"admin"}\';',
          qr/"proxy_set_body" cannot/],
         ['proxy_method DELETE;', qr/"proxy_method" cannot/],
+        # its clone subrequest is refused: the stale answer would stay
+        ['proxy_cache one; proxy_cache_use_stale updating; '
+         . 'proxy_cache_background_update on;',
+         qr/"proxy_cache(_background_update on)?" cannot/],
     );
 
     for my $case (@refused) {
