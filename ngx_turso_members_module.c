@@ -645,7 +645,11 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
 
     undo = NULL;
 
-    if (!plcf->upstream.pass_request_headers) {
+    if (plcf->proxy_lengths == NULL && plcf->vars.uri.len) {
+        /* it would send the client's path, the location's prefix replaced */
+        undo = "proxy_pass with a URI part";
+
+    } else if (!plcf->upstream.pass_request_headers) {
         undo = "proxy_pass_request_headers off";
 
     } else if (!plcf->upstream.pass_request_body) {

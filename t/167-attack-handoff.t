@@ -115,4 +115,40 @@ CONF
     }
 }
 
+# --- nginx -t, 1.29.4: proxy_pass with a URI part ------------------------
+#
+# It sends the client's path with the location's prefix replaced, not the
+# path the gateway rebuilt: the Node client's POST .../members/bob went to
+# .../members/bob instead of .../members.  Only ngx_http_proxy_module.h
+# tells (the directive table has no slot for proxy_pass).
+
+SKIP: {
+    skip 'nginx ' . nginx_version() . ': ngx_http_proxy_module.h came with '
+         . '1.29.4', 1
+        unless nginx_at_least('1.29.4');
+
+    my $t = TursoMembers::Test->new(start => 0, http_config => $HTTP);
+    my $loc = <<'CONF';
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            proxy_pass PASS;
+        }
+CONF
+
+    $t->nginx_t_refuses($loc =~ s{PASS}{http://spy/v1/organizations/}r,
+                        qr/"proxy_pass with a URI part" cannot be used/,
+                        'proxy_pass with a URI part');
+    $t->nginx_t_refuses($loc =~ s{PASS}{http://spy/}r,
+                        qr/"proxy_pass with a URI part" cannot be used/,
+                        'proxy_pass with the URI part "/"');
+
+    for my $pass ('http://spy', 'http://spy$turso_members_upstream_uri') {
+        subtest "nginx -t accepts: proxy_pass $pass" => sub {
+            my ($code, $out) = $t->nginx_t($loc =~ s{PASS}{$pass}r);
+            is $code, 0, 'exit code' or diag $out;
+        };
+    }
+}
+
 done_testing;
