@@ -39,11 +39,14 @@ static char *ngx_turso_members_merge_redirects(ngx_conf_t *cf,
 static char *ngx_turso_members_merge_early_hints(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *prev, ngx_turso_members_loc_conf_t *conf);
 #endif
-#if (NGX_TURSO_MEMBERS_PROXY_CONF)
 static char *ngx_turso_members_check_proxy(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *conf);
 static char *ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
-    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf);
+    ngx_array_t *headers, ngx_http_core_loc_conf_t *clcf);
+#if !(NGX_TURSO_MEMBERS_PROXY_CONF)
+static void *ngx_turso_members_proxy_slot(ngx_conf_t *cf, ngx_module_t *m,
+    char *name, char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf));
 #endif
 static char *ngx_turso_members_default_role(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -425,11 +428,7 @@ ngx_turso_members_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 #endif
 
-#if (NGX_TURSO_MEMBERS_PROXY_CONF)
     return ngx_turso_members_check_proxy(cf, conf);
-#else
-    return NGX_CONF_OK;
-#endif
 }
 
 
@@ -646,7 +645,11 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
 
     undo = NULL;
 
-    if (!plcf->upstream.pass_request_headers) {
+    if (plcf->proxy_lengths == NULL && plcf->vars.uri.len) {
+        /* it would send the client's path, the location's prefix replaced */
+        undo = "proxy_pass with a URI part";
+
+    } else if (!plcf->upstream.pass_request_headers) {
         undo = "proxy_pass_request_headers off";
 
     } else if (!plcf->upstream.pass_request_body) {
@@ -672,15 +675,160 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    return ngx_turso_members_check_proxy_headers(cf, plcf, clcf);
+    return ngx_turso_members_check_proxy_headers(cf, plcf->headers_source,
+                                                 clcf);
 }
+
+
+#else
+
+/*
+ * Before nginx 1.29.4 the proxy module's configuration has no header, but
+ * its directives say where they keep their values: a standard setter's
+ * value at its offset in the location's configuration, and a value of the
+ * ngx_http_upstream_conf_t in it (public) tells where that starts.  The
+ * same settings are refused, but "proxy_cache": the upstream request of a
+ * cached location is built within proxy_pass's handler, and one nginx
+ * defers is refused at run time (ngx_turso_members_upstream.c); its
+ * background update is refused.
+ */
+
+static char *
+ngx_turso_members_check_proxy(ngx_conf_t *cf,
+    ngx_turso_members_loc_conf_t *conf)
+{
+    char                       *undo;
+    ngx_str_t                  *body;
+    ngx_uint_t                  i;
+    ngx_msec_t                 *timeout;
+    ngx_array_t               **headers;
+    ngx_module_t               *m;
+    ngx_http_upstream_conf_t   *ucf;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_complex_value_t  **method;
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        if (m->type == NGX_HTTP_MODULE
+            && ngx_strcmp(m->name, "ngx_http_proxy_module") == 0)
+        {
+            break;
+        }
+    }
+
+    m = cf->cycle->modules[i];
+
+    if (m == NULL) {
+        /* an nginx without the proxy module: nothing proxies */
+        return NGX_CONF_OK;
+    }
+
+    timeout = ngx_turso_members_proxy_slot(cf, m, "proxy_connect_timeout",
+                                           ngx_conf_set_msec_slot);
+    body = ngx_turso_members_proxy_slot(cf, m, "proxy_set_body",
+                                        ngx_conf_set_str_slot);
+    method = ngx_turso_members_proxy_slot(cf, m, "proxy_method",
+                                          ngx_http_set_complex_value_slot);
+    headers = ngx_turso_members_proxy_slot(cf, m, "proxy_set_header",
+                                           ngx_conf_set_keyval_slot);
+
+    if (timeout == NULL || body == NULL || method == NULL
+        || headers == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the proxy module's settings of the "
+                           "\"turso_members\" location \"%V\" cannot be "
+                           "checked in this nginx", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ucf = (ngx_http_upstream_conf_t *)
+              ((u_char *) timeout
+               - offsetof(ngx_http_upstream_conf_t, connect_timeout));
+
+    undo = NULL;
+
+    if (!ucf->pass_request_headers) {
+        undo = "proxy_pass_request_headers off";
+
+    } else if (!ucf->pass_request_body) {
+        undo = "proxy_pass_request_body off";
+
+    } else if (body->data) {
+        undo = "proxy_set_body";
+
+    } else if (*method) {
+        undo = "proxy_method";
+
+#if (NGX_HTTP_CACHE)
+    } else if (ucf->cache > 0 && ucf->cache_background_update) {
+        /* its clone of the request is refused: a stale answer for good */
+        undo = "proxy_cache_background_update on";
+#endif
+    }
+
+    if (undo) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" cannot be used in the \"turso_members\" "
+                           "location \"%V\": the upstream must get the "
+                           "request the gateway validated", undo, &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_turso_members_check_proxy_headers(cf, *headers, clcf);
+}
+
+
+/*
+ * Where the proxy module keeps a directive's value in the location's
+ * configuration; NULL unless its setter is the one given, whose type of
+ * value is known.
+ */
+
+static void *
+ngx_turso_members_proxy_slot(ngx_conf_t *cf, ngx_module_t *m, char *name,
+    char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd, void *conf))
+{
+    size_t          len;
+    u_char         *plcf;
+    ngx_command_t  *cmd;
+
+    plcf = ((ngx_http_conf_ctx_t *) cf->ctx)->loc_conf[m->ctx_index];
+    len = ngx_strlen(name);
+
+    for (cmd = m->commands; cmd && cmd->name.len; cmd++) {
+
+        if (cmd->name.len != len
+            || ngx_strncmp(cmd->name.data, name, len) != 0)
+        {
+            continue;
+        }
+
+        if (cmd->set != set || cmd->conf != NGX_HTTP_LOC_CONF_OFFSET) {
+            return NULL;
+        }
+
+        return plcf + cmd->offset;
+    }
+
+    return NULL;
+}
+
+#endif
 
 
 /* The headers the gateway sends upstream are its own. */
 
 static char *
-ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
-    ngx_http_proxy_loc_conf_t *plcf, ngx_http_core_loc_conf_t *clcf)
+ngx_turso_members_check_proxy_headers(ngx_conf_t *cf, ngx_array_t *headers,
+    ngx_http_core_loc_conf_t *clcf)
 {
     ngx_uint_t     i, k;
     ngx_keyval_t  *h;
@@ -692,13 +840,13 @@ ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
         ngx_string("Transfer-Encoding")
     };
 
-    if (plcf->headers_source == NULL) {
+    if (headers == NULL) {
         return NGX_CONF_OK;
     }
 
-    h = plcf->headers_source->elts;
+    h = headers->elts;
 
-    for (i = 0; i < plcf->headers_source->nelts; i++) {
+    for (i = 0; i < headers->nelts; i++) {
         for (k = 0; k < sizeof(gateway_headers) / sizeof(ngx_str_t); k++) {
 
             if (h[i].key.len == gateway_headers[k].len
@@ -717,8 +865,6 @@ ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
 
     return NGX_CONF_OK;
 }
-
-#endif
 
 
 static char *
