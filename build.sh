@@ -16,6 +16,7 @@
 #   ./build.sh fuzz [SECONDS]
 #                       run the JSON validator's libFuzzer target
 #   ./build.sh bench    benchmark against plain proxy_pass, Lua and njs
+#                       (bench/run.sh installs what it alone uses)
 #   ./build.sh deb      build the Debian package
 set -euo pipefail
 

@@ -33,12 +33,12 @@
 # nanoseconds from the process's CPU clock rather than in 10 ms ticks),
 # divided by the requests of the run: time another process takes from the
 # worker on the shared cores is not counted, unlike in requests per
-# second.  Each round
-# runs plain proxy_pass, the module, plain proxy_pass again (the control),
-# on the valid path, then on the 409 path, then the others; a ratio is
-# taken within each round, and the median over the rounds is judged.
-# When the control (plain again ÷ plain) is more than 2% from 1, the
-# machine moved too much for a verdict: the rounds are run again
+# second.  Each round runs plain proxy_pass, the module, plain proxy_pass
+# again (the control) on the valid path, the module's rejected body, Lua
+# and njs, then plain, the module and plain again on the 409 path; each
+# ratio is taken within a round, and its median over the rounds is judged.
+# When the control (plain again ÷ plain) is more than 2% from 1 on either
+# path, the machine moved too much for a verdict: the rounds run again
 # (--attempts), and the CPU verdicts are INCONCLUSIVE if it never settles.
 set -euo pipefail
 
