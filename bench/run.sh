@@ -418,7 +418,9 @@ cpu() {
     perl -MTime::HiRes=clock_gettime -e '
         my $id = ((~(0 + $ARGV[0]) << 3) | 2) & 0xffffffff;
         $id -= 2**32 if $id >= 2**31;
-        printf "%.0f\n", clock_gettime($id) * 1e6' "$gw_worker"
+        my $t = clock_gettime($id);
+        $t >= 0 or die "no CPU clock for process $ARGV[0]\n";
+        printf "%.0f\n", $t * 1e6' "$gw_worker"
 }
 
 run_wrk() {
@@ -431,11 +433,11 @@ run_wrk() {
 measure() {
     # measure GATEWAY KIND: the RESULT fields, then the worker's CPU µs
     local t0 t1 res
-    t0=$(cpu)
+    t0=$(cpu) || die "cannot read the gateway worker's CPU time"
     res=$(run_wrk "${gw_port[$1]}" "$2" "$duration")
     # the worker closes the run's connections before it is read
     sleep 0.1
-    t1=$(cpu)
+    t1=$(cpu) || die "cannot read the gateway worker's CPU time"
     [ -n "$res" ] || die "wrk gave no result for $1 $2"
     printf '%s %s\n' "$res" "$((t1 - t0))"
 }
