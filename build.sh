@@ -17,6 +17,7 @@
 #                       run the libFuzzer targets (JSON validator, log
 #                       masking), SECONDS split between them
 #   ./build.sh bench    benchmark against plain proxy_pass, Lua and njs
+#                       (bench/run.sh installs what it alone uses)
 #   ./build.sh deb      build the Debian package
 set -euo pipefail
 

@@ -1,5 +1,6 @@
-# The chart of bench/run.sh: throughput and p99 latency per gateway and
-# path, from DIR/chart.dat.   gnuplot -e "dir='build/bench'" bench/chart.gp
+# The chart of bench/run.sh --docs: the worker's CPU time per request and
+# the throughput per gateway and path, from DIR/chart.dat.
+#   gnuplot -e "dir='build/bench'" bench/chart.gp
 
 set terminal pngcairo size 1200,560 font "DejaVu Sans,11"
 set output dir."/performance.png"
@@ -19,15 +20,15 @@ set linetype 2 lc rgb "#1f6fb4"
 set linetype 3 lc rgb "#e08a1e"
 set linetype 4 lc rgb "#3a9a4a"
 
-set title "throughput (requests/s, higher is better)"
+set title "worker CPU time per request (µs, lower is better)"
 set format y "%.0f"
 plot dir."/chart.dat" using 2:xtic(1) title "plain proxy\\_pass", \
      "" using 3 title "ngx\\_turso\\_members", \
      "" using 4 title "Lua (lua-cjson)", \
      "" using 5 title "njs"
 
-set title "p99 latency (ms, lower is better)"
-set format y "%.1f"
+set title "throughput (requests/s, information only)"
+set format y "%.0f"
 plot dir."/chart.dat" using 6:xtic(1) title "plain proxy\\_pass", \
      "" using 7 title "ngx\\_turso\\_members", \
      "" using 8 title "Lua (lua-cjson)", \

@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
-# ngx_turso_members benchmark: the module against plain proxy_pass, the same
-# gateway in Lua (lua-nginx-module + lua-cjson) and in njs, on loopback.
+# ngx_turso_members benchmark: what the module costs the nginx worker per
+# request, against plain proxy_pass, the same gateway in Lua
+# (lua-nginx-module + lua-cjson) and in njs, on loopback.
 #
 #   ./build.sh bench [options]      (builds the module, then runs this)
 #   bench/run.sh [options]          (with build/ngx_turso_members_module.so)
 #
-#   --rounds N        wrk rounds per gateway and path (default 3)
+#   --rounds N        alternating rounds per attempt (default 21)
 #   --duration S      whole seconds per wrk run (default 1)
 #   --connections C   wrk connections, one thread (default 32)
-#   --mem-requests N  requests of the memory check (default 500000, 0: skip)
+#   --attempts N      attempts when the control strays (default 2)
+#   --mem-requests N  requests of the memory check (default 300000, 0: skip)
 #   --cg-requests N   requests per path under callgrind (default 2000,
 #                     0: skip)
-#   --interleave N    interleaved runs of each set (default 10, 0: skip)
-#   --pairs N         then N more pairs of 1-second runs, plain proxy_pass
-#                     and the module back to back, on the valid and the 409
-#                     paths: the median of the pairs' ratios (default 0)
-#   --docs            copy the chart to docs/performance.png
+#   --docs            also draw the chart into docs/performance.png
 #
-# BENCH_PORT (default 28080) chooses the ports: BENCH_PORT+1..+4 for the
-# gateways, +5..+7 for callgrind, +8 for the interleaved runs, +10 for the
-# upstream.  Everything is written to build/bench/; the table is also left
-# in build/bench/results.md.
+# Exit status: 0 every verdict PASS, 1 a FAIL, 3 no FAIL but a verdict
+# INCONCLUSIVE (the control strayed in every attempt), 2 the bench could
+# not run.  BENCH_PORT (default 28080) chooses the ports: +1..+4 for the
+# gateways, +5 and +6 for callgrind, +10 for the upstream.  Everything is
+# written to build/bench/; the report is also build/bench/results.md.
 #
 # One nginx, one worker, serves the four side by side:
 #   A plain    proxy_pass with no checks: the limit
@@ -29,14 +28,18 @@
 #   D njs      bench/gateway.js, js_content + subrequest
 # in front of one upstream: another nginx, one worker, answering fixed
 # bodies with "return" (200 for organization acme, 409 for taken), over
-# keep-alive connections.  wrk runs A B C D, A B C D, ... so that drift
-# hits all alike, and the medians are compared.  Then the interleaved runs:
-# plain proxy_pass, the module and plain proxy_pass again (the control)
-# share one port and take turns in 10 ms slices within each 2-second wrk
-# run (bench/interleave.lua), on the valid path (with the module's
-# rejections) and the 409 path: the machine's swings, 10% between
-# 1-second runs, hit them alike there, and the targets against plain
-# proxy_pass and the rejection target are judged on those runs.
+# keep-alive connections.  The measure is the gateway worker's CPU time
+# over a wrk run (user + system: utime + stime of /proc/PID/stat, read in
+# nanoseconds from the process's CPU clock rather than in 10 ms ticks),
+# divided by the requests of the run: time another process takes from the
+# worker on the shared cores is not counted, unlike in requests per
+# second.  Each round runs plain proxy_pass, the module, plain proxy_pass
+# again (the control) on the valid path, the same on the 409 path, then
+# the module's rejected body, Lua and njs on the valid path; each ratio is
+# taken within a round, and its median over the rounds is judged.
+# When the control (plain again ÷ plain) is more than 2% from 1 on either
+# path, the machine moved too much for a verdict: the rounds run again
+# (--attempts), and the CPU verdicts are INCONCLUSIVE if it never settles.
 set -euo pipefail
 
 started=$SECONDS
@@ -47,13 +50,12 @@ module="$top/build/ngx_turso_members_module.so"
 nginx=/usr/sbin/nginx
 mods=/usr/lib/nginx/modules
 
-rounds=3
-interleave=10
+rounds=21
 duration=1
 connections=32
-mem_requests=500000
+attempts=2
+mem_requests=300000
 cg_requests=2000
-pairs=0
 docs=0
 
 while [ $# -gt 0 ]; do
@@ -61,17 +63,16 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --connections) connections=$2; shift 2 ;;
+        --attempts) attempts=$2; shift 2 ;;
         --mem-requests) mem_requests=$2; shift 2 ;;
         --cg-requests) cg_requests=$2; shift 2 ;;
-        --interleave) interleave=$2; shift 2 ;;
-        --pairs) pairs=$2; shift 2 ;;
         --docs) docs=1; shift ;;
-        *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,22p' "$0" >&2; exit 2 ;;
     esac
 done
 
 say() { printf '%s\n' "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
+die() { say "$*"; exit 2; }
 
 port=${BENCH_PORT:-28080}
 p_plain=$((port + 1))
@@ -80,23 +81,23 @@ p_lua=$((port + 3))
 p_njs=$((port + 4))
 p_cg=$((port + 5))
 p_cg_plain=$((port + 6))
-p_cg_var=$((port + 7))
-p_mix=$((port + 8))
 p_up=$((port + 10))
 
-gateways=(plain module lua njs)
-declare -A gw_port=([plain]=$p_plain [module]=$p_module [lua]=$p_lua
-                    [njs]=$p_njs)
-paths=(valid reject conflict)
+declare -A gw_port=([plain]=$p_plain [control]=$p_plain [module]=$p_module
+                    [lua]=$p_lua [njs]=$p_njs)
+
+# one round: each run is a gateway on a path; "control" is plain proxy_pass
+# again.  The module's run sits between the two plain runs it is compared
+# with; njs, whose runs leave the worker slower for a second, comes last.
+round=(plain/valid module/valid control/valid plain/conflict module/conflict
+       control/conflict module/reject lua/valid njs/valid)
 
 
 # --- what the benchmark needs, from Debian ---------------------------------
 
 deps() {
     local missing=() p
-    for p in nginx wrk curl valgrind gnuplot-nox perl libnginx-mod-http-ndk \
-             libnginx-mod-http-lua lua-cjson libnginx-mod-http-js
-    do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
             | grep -q 'install ok installed' || missing+=("$p")
     done
@@ -108,13 +109,13 @@ deps() {
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-deps
+deps nginx wrk curl valgrind perl libnginx-mod-http-ndk \
+     libnginx-mod-http-lua lua-cjson libnginx-mod-http-js
+[ "$docs" = 0 ] || deps gnuplot-nox
 
 [ -f "$module" ] || die "$module is missing: run ./build.sh bench"
 
-for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_cg_var $p_mix \
-         $p_up
-do
+for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_up; do
     if ss -Hltn "sport = :$p" | grep -q .; then
         die "port $p is in use: choose others with BENCH_PORT"
     fi
@@ -170,7 +171,7 @@ CONF
 
 proxy_common='proxy_http_version 1.1; proxy_set_header Connection "";'
 
-# the servers of A and B, also in the interleaved runs' port
+# the servers of A and B
 plain_server="location / {
             proxy_pass http://bench_up;
             $proxy_common
@@ -253,28 +254,10 @@ http {
             include njs-token.conf;
         }
     }
-
-    # the interleaved runs: A, B and A again (the control) on one port,
-    # told apart by the Host header
-    server {
-        listen 127.0.0.1:$p_mix backlog=4096;
-        server_name plain;
-        $plain_server
-    }
-    server {
-        listen 127.0.0.1:$p_mix;
-        server_name module;
-        $module_server
-    }
-    server {
-        listen 127.0.0.1:$p_mix;
-        server_name control;
-        $plain_server
-    }
 }
 CONF
 
-# callgrind: the module (and plain proxy_pass for reference) alone, one
+# callgrind: the module and plain proxy_pass, one
 # process; collection only inside the event loop, not at start-up
 cat > "$work/conf/callgrind.conf" <<CONF
 load_module $module;
@@ -306,14 +289,6 @@ http {
         listen 127.0.0.1:$p_cg_plain;
         location / {
             proxy_pass http://bench_up;
-            $proxy_common
-        }
-    }
-    # what a variable in proxy_pass costs by itself
-    server {
-        listen 127.0.0.1:$p_cg_var;
-        location / {
-            proxy_pass http://bench_up\$uri;
             $proxy_common
         }
     }
@@ -352,7 +327,7 @@ pids+=($!)
 gw_master=$!
 pids+=($gw_master)
 
-for p in $p_up $p_plain $p_module $p_lua $p_njs $p_mix; do
+for p in $p_up $p_plain $p_module $p_lua $p_njs; do
     wait_port "$p"
 done
 
@@ -435,26 +410,18 @@ then
 fi
 [ "$differ" = 0 ] || say "WARNING: the gateways do not behave alike (above)"
 
-# the interleaved runs' port: each Host reaches its own gateway
-for h in plain:200 module:400 control:200; do
-    IFS=: read -r name want <<< "$h"
-    got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
-          -H "Host: $name" -H 'Content-Type: application/json' \
-          --data-binary '{"username":"bob","role":"superuser"}' \
-          "http://127.0.0.1:$p_mix$acme" || true)
-    [ "$got" = "$want" ] \
-        || die "port $p_mix, Host $name: answered $got, not $want"
-done
+# --- CPU time per request: alternating rounds --------------------------------
 
-
-# --- throughput and latency: alternating rounds -----------------------------
-
-say "wrk: $rounds rounds x ${#paths[@]} paths x ${#gateways[@]} gateways," \
-    "${duration}s each, 1 thread, $connections connections"
-
-raw="$work/raw.tsv"
-printf 'round\tpath\tgateway\trequests\tseconds\trps\tp50_us\tp99_us\tnon2xx\terrors\n' \
-    > "$raw"
+# the gateway worker's CPU time so far (utime + stime), in microseconds:
+# its process CPU clock, which /proc/PID/stat rounds to clock ticks
+cpu() {
+    perl -MTime::HiRes=clock_gettime -e '
+        my $id = ((~(0 + $ARGV[0]) << 3) | 2) & 0xffffffff;
+        $id -= 2**32 if $id >= 2**31;
+        my $t = clock_gettime($id);
+        $t >= 0 or die "no CPU clock for process $ARGV[0]\n";
+        printf "%.0f\n", $t * 1e6' "$gw_worker"
+}
 
 run_wrk() {
     # run_wrk PORT KIND SECONDS: prints the RESULT fields
@@ -463,115 +430,82 @@ run_wrk() {
         | awk '/^RESULT/ { $1 = ""; sub(/^ /, ""); print }'
 }
 
-# a short warm-up of every gateway (LuaJIT traces, keep-alive pools)
-for g in "${gateways[@]}"; do
+measure() {
+    # measure GATEWAY KIND: the RESULT fields, then the worker's CPU µs
+    local t0 t1 res
+    t0=$(cpu) || die "cannot read the gateway worker's CPU time"
+    res=$(run_wrk "${gw_port[$1]}" "$2" "$duration")
+    # the worker closes the run's connections before it is read
+    sleep 0.1
+    t1=$(cpu) || die "cannot read the gateway worker's CPU time"
+    [ -n "$res" ] || die "wrk gave no result for $1 $2"
+    printf '%s %s\n' "$res" "$((t1 - t0))"
+}
+
+raw="$work/raw.tsv"
+printf '%s\t' attempt round gateway path requests seconds rps p50_us \
+    p99_us non2xx errors > "$raw"
+printf 'cpu_us\n' >> "$raw"
+
+# a warm-up of every gateway (LuaJIT traces, keep-alive pools)
+for g in plain module lua njs; do
     run_wrk "${gw_port[$g]}" valid 1 >/dev/null
 done
 
-for r in $(seq 1 "$rounds"); do
-    for path in "${paths[@]}"; do
+say "$rounds rounds of ${#round[@]} wrk runs, ${duration}s each, 1 thread," \
+    "$connections connections; the worker's CPU µs per request:"
+
+play() {
+    # play ATTEMPT ROUNDS RUN...: the rounds, into raw.tsv
+    local a=$1 n=$2 r run g path res line
+    shift 2
+    for r in $(seq 1 "$n"); do
+        # an unmeasured second first: the run after njs's took a few
+        # percent more CPU per request than the same run later
+        run_wrk "$p_plain" valid 1 >/dev/null
         line=""
-        for g in "${gateways[@]}"; do
-            res=$(run_wrk "${gw_port[$g]}" "$path" "$duration")
-            [ -n "$res" ] || die "wrk gave no result for $g $path"
-            printf '%s\t%s\t%s\t%s\n' "$r" "$path" "$g" \
+        for run in "$@"; do
+            IFS=/ read -r g path <<< "$run"
+            res=$(measure "$g" "$path")
+            printf '%s\t%s\t%s\t%s\t%s\n' "$a" "$r" "$g" "$path" \
                 "$(tr ' ' '\t' <<< "$res")" >> "$raw"
-            line+=" $g $(awk '{ printf "%.0f", $3 }' <<< "$res")"
+            line+=" $(awk -v n="$run" '{
+                    printf "%s %.1f", n, $8 / ($1 > 0 ? $1 : 1) }' <<< "$res")"
         done
-        say "round $r $path:$line req/s"
+        say "attempt $a round $r:$line"
     done
+}
+
+judged=0
+for a in $(seq 1 "$attempts"); do
+    play "$a" "$rounds" "${round[@]}"
+    if perl "$bench/report.pl" --control "$raw" "$a"; then
+        judged=$a
+        break
+    fi
 done
 
-
-# --- interleaved: gateways in turns of 10 ms on one port -------------------
-
-mix="$work/interleave.tsv"
-printf '%s\t' run set slot requests seconds rps run_requests run_non2xx \
-    > "$mix"
-printf 'run_errors\n' >> "$mix"
-
-# the valid path's set also holds the module's rejections (that target
-# compares the two); each slot is a host of port $p_mix and a path
-declare -A mix_slots=(
-    [valid]="plain/valid module/valid control/valid module/reject"
-    [conflict]="plain/conflict module/conflict control/conflict"
-)
-
-if [ "$interleave" -gt 0 ]; then
-    say "interleaved: $interleave runs of 2s for each set, slots in turns of" \
-        "${BENCH_SLICE_MS:-10} ms"
-    for set in valid conflict; do
-        for i in $(seq 1 "$interleave"); do
-            # shellcheck disable=SC2086
-            res=$(wrk -t1 -c"$connections" -d2s --timeout 5s \
-                      -s "$bench/interleave.lua" "http://127.0.0.1:$p_mix" \
-                      -- ${mix_slots[$set]} | grep '^SLOTS' || true)
-            [ -n "$res" ] || die "wrk gave no interleaved result ($set)"
-            # SLOTS seconds requests non2xx errors SLOT COUNT ...: each
-            # slot has its share of the time; the whole run's answers
-            rows=$(awk -v run="$i" -v set="$set" '{
-                    n = (NF - 5) / 2
-                    for (k = 6; k < NF; k += 2) {
-                        printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\t%d\t%d\n",
-                            run, set, $k, $(k + 1), $2 / n,
-                            $(k + 1) / ($2 / n), $3, $4, $5
-                    }
-                }' <<< "$res")
-            printf '%s\n' "$rows" >> "$mix"
-            say "interleaved $i $set: $(awk -F '\t' '{
-                    printf "%s %.0f ", $3, $6 }' <<< "$rows")req/s"
-        done
-    done
-fi
+# for the report's table only: the gateways on the paths the rounds leave
+# out, against the module in the same round
+play info 3 module/reject plain/reject lua/reject njs/reject \
+     module/conflict lua/conflict njs/conflict
 
 
 # --- memory: the worker's RSS over mixed requests ---------------------------
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$gw_worker/status"; }
 
-# --- pairs: plain and module back to back, the ratio of each pair ----------
-
-pairs_line=""
-if [ "$pairs" -gt 0 ]; then
-    say "pairs: $pairs x (plain, module) on valid and conflict, 1s each"
-    for path in valid conflict; do
-        ratios=()
-        for i in $(seq 1 "$pairs"); do
-            a=$(run_wrk "$p_plain" "$path" 1 | awk '{ print $3 }')
-            b=$(run_wrk "$p_module" "$path" 1 | awk '{ print $3 }')
-            ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", b / a }')")
-        done
-        line=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '
-            { r[NR] = $1 }
-            END {
-                m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-                printf "median %.3f (lowest %.3f, highest %.3f)", m, r[1], r[NR]
-            }')
-        pairs_line+="$path path, module ÷ plain proxy_pass over $pairs pairs:"
-        pairs_line+=" $line"$'\n'
-    done
-    say "$pairs_line"
-fi
-
-
 mem_line=""
 if [ "$mem_requests" -gt 0 ]; then
     say "memory: warm-up, then $mem_requests mixed requests to the module"
-    BENCH_WRK_KIND=mix run_wrk "$p_module" mix 2 >/dev/null
+    run_wrk "$p_module" mix 2 >/dev/null
     rss_before=$(rss)
     done_requests=0
     while [ "$done_requests" -lt "$mem_requests" ]; do
         res=$(run_wrk "$p_module" mix 2)
         done_requests=$((done_requests + $(awk '{ print $1 }' <<< "$res")))
     done
-    rss_after=$(rss)
-    growth=$((rss_after - rss_before))
-    verdict=MISS
-    [ "$growth" -lt 1024 ] && verdict=PASS
-    mem_line="worker RSS $rss_before KiB after warm-up, $rss_after KiB after"
-    mem_line+=" $done_requests mixed requests: $growth KiB"
-    mem_line+=" (target < 1024 KiB) $verdict"
-    say "$mem_line"
+    mem_line="$rss_before $(rss) $done_requests"
 fi
 
 
@@ -594,21 +528,21 @@ if [ "$cg_requests" -gt 0 ]; then
     cg_pid=$!
     pids+=($cg_pid)
     wait_port "$p_cg"
+    wait_port "$p_cg_plain"
 
     # warm-up: keep-alive connections to the upstream, first allocations
-    for p in $p_cg $p_cg_plain $p_cg_var; do
-        for path in "${paths[@]}"; do
-            want=$path
-            [ "$p" != "$p_cg" ] && [ "$path" = reject ] && want=reject-proxied
-            perl "$bench/drive.pl" "$p" 20 "$want"
-        done
+    for path in valid reject conflict; do
+        perl "$bench/drive.pl" "$p_cg" 20 "$path"
+    done
+    for path in valid conflict; do
+        perl "$bench/drive.pl" "$p_cg_plain" 20 "$path"
     done
     callgrind_control -z "$cg_pid" >/dev/null 2>&1
 
     n=0
     for run in module:valid:$p_cg module:reject:$p_cg \
                module:conflict:$p_cg plain:valid:$p_cg_plain \
-               plain:conflict:$p_cg_plain plainvar:valid:$p_cg_var
+               plain:conflict:$p_cg_plain
     do
         IFS=: read -r g path p <<< "$run"
         perl "$bench/drive.pl" "$p" "$cg_requests" "$path"
@@ -625,17 +559,19 @@ if [ "$cg_requests" -gt 0 ]; then
 fi
 
 
-# --- report ----------------------------------------------------------------
+# --- report -----------------------------------------------------------------
 
-perl "$bench/report.pl" "$raw" "$cg_out" "$work" "$mem_line" \
+status=0
+perl "$bench/report.pl" "$raw" "$judged" "$cg_out" "$work" \
+    "$differ" "$mem_line" \
     "rounds=$rounds duration=${duration}s connections=$connections" \
-    "$mix" "$connections" "$pairs_line" | tee "$work/results.md"
-
-gnuplot -e "dir='$work'" "$bench/chart.gp"
-say "chart: $work/performance.png"
-say "took $((SECONDS - started)) s"
+    > "$work/results.md" || status=$?
+cat "$work/results.md"
 
 if [ "$docs" = 1 ]; then
+    gnuplot -e "dir='$work'" "$bench/chart.gp"
     cp "$work/performance.png" "$top/docs/performance.png"
-    say "copied to docs/performance.png"
+    say "chart: docs/performance.png"
 fi
+say "took $((SECONDS - started)) s"
+exit "$status"
