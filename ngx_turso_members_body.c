@@ -282,7 +282,7 @@ ngx_turso_members_body_role(const ngx_turso_members_value_t *value,
         /* as sent, for the audit log: a bad one most of all */
         body->requested_role_len = value->len < NGX_TURSO_MEMBERS_ROLE_SEEN
                                    ? value->len : NGX_TURSO_MEMBERS_ROLE_SEEN;
-        memcpy(body->requested_role, value->data, body->requested_role_len);
+        body->requested_role = (const char *) value->data;
 
         role = ngx_turso_members_role(value->data, value->len);
         if (role != NULL) {

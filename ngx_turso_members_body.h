@@ -70,8 +70,9 @@ typedef struct {
     size_t          username_len;
     size_t          email_len;
     size_t          member_len;
-    size_t          requested_role_len;  /* "role" as sent, cut */
-    char            requested_role[NGX_TURSO_MEMBERS_ROLE_SEEN];
+    /* "role" as sent, cut: in the parsed text, valid while it is */
+    size_t          requested_role_len;
+    const char     *requested_role;
     char            username[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];
     char            email[NGX_TURSO_MEMBERS_EMAIL_MAX + 1];
     char            member[NGX_TURSO_MEMBERS_USERNAME_MAX + 1];

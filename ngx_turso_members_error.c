@@ -32,7 +32,7 @@ static ngx_uint_t ngx_turso_members_not_found_code(ngx_http_request_t *r,
 
 
 #define ngx_turso_members_code(c, s, m)                                       \
-    { ngx_string(c), s, ngx_string(m), 0 }
+    { ngx_string(c), s, ngx_string(m), 0, ngx_null_string, { 0 } }
 
 
 ngx_turso_members_code_t  ngx_turso_members_codes[] = {
@@ -172,6 +172,14 @@ ngx_turso_members_error_init(void)
 
         c->plain = (ngx_escape_json(NULL, c->message.data, c->message.len)
                     == 0);
+
+        /* every error's own status, formatted once rather than per answer */
+
+        c->tail.data = c->tail_buf;
+        c->tail.len = ngx_snprintf(c->tail_buf, sizeof(c->tail_buf),
+                                   "\",\"code\":\"%V\",\"status\":%ui",
+                                   &c->code, c->status)
+                      - c->tail_buf;
     }
 }
 
@@ -263,6 +271,10 @@ ngx_turso_members_error_turso(ngx_turso_members_ctx_t *ctx,
 {
     p = ngx_cpymem(p, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
     p = ngx_turso_members_error_message(ctx, c, p, last);
+
+    if (status == c->status) {
+        return ngx_cpymem(p, c->tail.data, c->tail.len);
+    }
 
     return ngx_slprintf(p, last, "\",\"code\":\"%V\",\"status\":%ui",
                         &c->code, status);

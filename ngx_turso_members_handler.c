@@ -413,16 +413,13 @@ ngx_turso_members_parse_body(ngx_http_request_t *r,
 
     ngx_turso_members_json_allocator(NULL, NULL);
 
-    /* the role as sent, for $turso_members_requested_role */
+    /*
+     * the role as sent, for $turso_members_requested_role: in the request
+     * body or in jansson's memory, both the request pool's
+     */
 
-    if (body->requested_role_len
-        && ngx_turso_members_copy(r, &ctx->requested_role,
-                                  body->requested_role,
-                                  body->requested_role_len)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    ctx->requested_role.data = (u_char *) body->requested_role;
+    ctx->requested_role.len = body->requested_role_len;
 
     switch (rc) {
 

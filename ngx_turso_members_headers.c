@@ -133,7 +133,9 @@ ngx_turso_members_clear_headers(ngx_http_request_t *r)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *keep;
 
-    keep = ngx_turso_members_retry_after(r);
+    keep = (r->headers_out.status == NGX_HTTP_TOO_MANY_REQUESTS
+            || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE)
+           ? ngx_turso_members_retry_after(r) : NULL;
 
     part = &r->headers_out.headers.part;
     h = part->elts;

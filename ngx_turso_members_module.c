@@ -193,7 +193,7 @@ ngx_module_t  ngx_turso_members_module = {
     ngx_turso_members_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_turso_members_upstream_init_module, /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

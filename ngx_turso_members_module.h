@@ -194,6 +194,8 @@ typedef struct {
     ngx_array_t                     token_lines;  /* of every level */
     ngx_uint_t                      enabled;  /* some location is "on" */
     ngx_uint_t                      cors;     /* cors_origins somewhere */
+    /* the indexed variables that read what the hand-off swaps */
+    ngx_array_t                    *swapped;  /* of ngx_uint_t */
 } ngx_turso_members_main_conf_t;
 
 
@@ -293,6 +295,9 @@ typedef struct {
     ngx_uint_t                      status;
     ngx_str_t                       message;
     ngx_uint_t                      plain;  /* the message needs no escape */
+    /* ","code":"<code>","status":<status>, written once at start-up */
+    ngx_str_t                       tail;
+    u_char                          tail_buf[64];
 } ngx_turso_members_code_t;
 
 
@@ -357,6 +362,8 @@ ngx_turso_members_ctx_t *ngx_turso_members_ctx_create(ngx_http_request_t *r);
 ngx_int_t ngx_turso_members_request_id(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 void *ngx_turso_members_palloc(void *pool, size_t size);
+void ngx_turso_members_trace_set(ngx_turso_members_ctx_t *ctx,
+    ngx_table_elt_t **h, ngx_uint_t *n);
 void ngx_turso_members_trace_context(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
@@ -364,6 +371,7 @@ ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
 
 /* ngx_turso_members_upstream.c */
 void ngx_turso_members_upstream_init(void);
+ngx_int_t ngx_turso_members_upstream_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization);
 ngx_int_t ngx_turso_members_upstream_run(ngx_http_request_t *r,

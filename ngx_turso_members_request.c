@@ -180,7 +180,8 @@ void
 ngx_turso_members_trace_context(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx)
 {
-    ngx_table_elt_t  *parent, *state;
+    ngx_uint_t        n[2];
+    ngx_table_elt_t  *h[2];
 
     static ngx_str_t  parent_name = ngx_string("traceparent");
     static ngx_str_t  state_name = ngx_string("tracestate");
@@ -189,26 +190,41 @@ ngx_turso_members_trace_context(ngx_http_request_t *r,
         return;
     }
 
-    ctx->trace_parsed = 1;
+    n[0] = ngx_turso_members_header_find(&r->headers_in.headers,
+                                         &parent_name, &h[0]);
+    n[1] = ngx_turso_members_header_find(&r->headers_in.headers,
+                                         &state_name, &h[1]);
 
-    if (ngx_turso_members_header_find(&r->headers_in.headers, &parent_name,
-                                      &parent)
-        != 1
-        || !ngx_turso_members_traceparent(&parent->value))
-    {
+    ngx_turso_members_trace_set(ctx, h, n);
+}
+
+
+/*
+ * The same from the headers found (the hand-off's walk of the client's
+ * headers finds them on its way): h[0] and n[0] the last traceparent and
+ * how many, h[1] and n[1] tracestate's.
+ */
+
+void
+ngx_turso_members_trace_set(ngx_turso_members_ctx_t *ctx,
+    ngx_table_elt_t **h, ngx_uint_t *n)
+{
+    if (ctx->trace_parsed) {
         return;
     }
 
-    ctx->trace[0] = parent;
-    ctx->trace_id.data = parent->value.data + 3;
+    ctx->trace_parsed = 1;
+
+    if (n[0] != 1 || !ngx_turso_members_traceparent(&h[0]->value)) {
+        return;
+    }
+
+    ctx->trace[0] = h[0];
+    ctx->trace_id.data = h[0]->value.data + 3;
     ctx->trace_id.len = 32;
 
-    if (ngx_turso_members_header_find(&r->headers_in.headers, &state_name,
-                                      &state)
-        == 1
-        && ngx_turso_members_tracestate(&state->value))
-    {
-        ctx->trace[1] = state;
+    if (n[1] == 1 && ngx_turso_members_tracestate(&h[1]->value)) {
+        ctx->trace[1] = h[1];
     }
 }
 

@@ -418,9 +418,11 @@ static ngx_uint_t
 ngx_turso_members_route_parts(ngx_turso_members_ctx_t *ctx,
     ngx_turso_members_path_t *path)
 {
-    size_t  i;
+    int  rc;
 
-    if (!ngx_turso_members_valid_org(path->org.data, path->org.len)) {
+    rc = ngx_turso_members_valid_org(path->org.data, path->org.len);
+
+    if (rc == 0) {
         return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
     }
 
@@ -430,12 +432,10 @@ ngx_turso_members_route_parts(ngx_turso_members_ctx_t *ctx,
      * token (the default's) than that organization's
      */
 
-    for (i = 0; i < path->org.len; i++) {
-        if (path->org.data[i] >= 'A' && path->org.data[i] <= 'Z') {
-            ngx_str_set(&ctx->message, "invalid organization: Turso's "
-                        "organization slugs are lowercase");
-            return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
-        }
+    if (rc == 2) {
+        ngx_str_set(&ctx->message, "invalid organization: Turso's "
+                    "organization slugs are lowercase");
+        return NGX_TURSO_MEMBERS_INVALID_ORGANIZATION;
     }
 
     ctx->org = path->org;

@@ -179,7 +179,6 @@ static char *
 ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
     ngx_msec_t *refresh, ngx_str_t *org)
 {
-    u_char      *p;
     ngx_str_t   *value, s;
     ngx_uint_t   i;
 
@@ -214,15 +213,7 @@ ngx_turso_members_token_args(ngx_conf_t *cf, ngx_uint_t first,
 
             /* lowercase, as Turso's: a path's "ACME" is refused */
 
-            for (p = org->data; p < org->data + org->len; p++) {
-                if (*p >= 'A' && *p <= 'Z') {
-                    break;
-                }
-            }
-
-            if (!ngx_turso_members_valid_org(org->data, org->len)
-                || p < org->data + org->len)
-            {
+            if (ngx_turso_members_valid_org(org->data, org->len) != 1) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid organization slug \"%V\" in "
                                    "\"%V\": 1 to 64 lowercase letters, "

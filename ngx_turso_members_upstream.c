@@ -70,6 +70,12 @@ static ngx_str_t  ngx_turso_members_passed[] = {
 };
 
 
+static ngx_str_t  ngx_turso_members_trace_names[] = {
+    ngx_string("traceparent"),
+    ngx_string("tracestate")
+};
+
+
 /*
  * The headers the gateway itself gives the upstream request, hashed once.
  * Not Authorization: its hash stays 0, which the proxy module does not
@@ -118,12 +124,17 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx, ngx_str_t *authorization)
 {
     ngx_str_t        *name;
-    ngx_uint_t        i;
+    ngx_uint_t        i, k, ntrace[2];
     ngx_list_t       *list;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *trace[2];
 
     list = &ctx->upstream_headers;
+
+    ntrace[0] = 0;
+    ntrace[1] = 0;
+    trace[0] = NULL;
+    trace[1] = NULL;
 
     if (ngx_list_init(list, r->pool, 8, sizeof(ngx_table_elt_t)) != NGX_OK) {
         return NGX_ERROR;
@@ -142,6 +153,21 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
             part = part->next;
             h = part->elts;
             i = 0;
+        }
+
+        /* W3C trace context, checked below (ngx_turso_members_request.c) */
+
+        for (k = 0; k < 2; k++) {
+            if (h[i].hash
+                && h[i].key.len == ngx_turso_members_trace_names[k].len
+                && ngx_strncasecmp(h[i].key.data,
+                                   ngx_turso_members_trace_names[k].data,
+                                   h[i].key.len)
+                   == 0)
+            {
+                trace[k] = &h[i];
+                ntrace[k]++;
+            }
         }
 
         for (name = ngx_turso_members_passed; name->len; name++) {
@@ -172,9 +198,9 @@ ngx_turso_members_upstream_prepare(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* a valid W3C trace context, as sent (ngx_turso_members_request.c) */
+    /* a valid W3C trace context, as sent */
 
-    ngx_turso_members_trace_context(r, ctx);
+    ngx_turso_members_trace_set(ctx, trace, ntrace);
 
     for (i = 0; i < 2 && ctx->trace[i]; i++) {
         if (ngx_turso_members_upstream_header(list, ctx->trace[i], NULL)
@@ -346,22 +372,65 @@ ngx_turso_members_upstream_restore(ngx_http_request_t *r,
 static void
 ngx_turso_members_upstream_flush(ngx_http_request_t *r)
 {
-    ngx_uint_t                  i;
-    ngx_http_variable_t        *v;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_uint_t                      i, *index;
+    ngx_turso_members_main_conf_t  *tmcf;
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
+    tmcf = ngx_http_get_module_main_conf(r, ngx_turso_members_module);
+
+    if (tmcf->swapped == NULL) {
+        return;
+    }
+
+    index = tmcf->swapped->elts;
+
+    for (i = 0; i < tmcf->swapped->nelts; i++) {
+        r->variables[index[i]].valid = 0;
+        r->variables[index[i]].not_found = 0;
+    }
+}
+
+
+/*
+ * Which indexed variables those are, by name, once the configuration is
+ * complete (the directives and every module's postconfiguration have
+ * indexed theirs): a request then resets only them.
+ */
+
+ngx_int_t
+ngx_turso_members_upstream_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i, *index;
+    ngx_http_variable_t            *v;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_turso_members_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_turso_members_module);
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
+
+    if (tmcf == NULL || cmcf == NULL || !tmcf->enabled) {
+        return NGX_OK;
+    }
+
+    tmcf->swapped = ngx_array_create(cycle->pool, 4, sizeof(ngx_uint_t));
+    if (tmcf->swapped == NULL) {
+        return NGX_ERROR;
+    }
 
     v = cmcf->variables.elts;
 
     for (i = 0; i < cmcf->variables.nelts; i++) {
-        if ((r->variables[i].valid || r->variables[i].not_found)
-            && ngx_turso_members_upstream_reads(&v[i].name))
-        {
-            r->variables[i].valid = 0;
-            r->variables[i].not_found = 0;
+        if (ngx_turso_members_upstream_reads(&v[i].name)) {
+            index = ngx_array_push(tmcf->swapped);
+            if (index == NULL) {
+                return NGX_ERROR;
+            }
+
+            *index = i;
         }
     }
+
+    return NGX_OK;
 }
 
 

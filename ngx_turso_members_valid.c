@@ -73,6 +73,7 @@ ngx_turso_members_valid_email(const unsigned char *s, size_t len)
 int
 ngx_turso_members_valid_org(const unsigned char *s, size_t len)
 {
+    int            rc;
     size_t         i;
     unsigned char  c;
 
@@ -80,19 +81,26 @@ ngx_turso_members_valid_org(const unsigned char *s, size_t len)
         return 0;
     }
 
+    rc = 1;
+
     for (i = 0; i < len; i++) {
         c = s[i];
 
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '_' || c == '-')
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+            || c == '_' || c == '-')
         {
+            continue;
+        }
+
+        if (c >= 'A' && c <= 'Z') {
+            rc = 2;
             continue;
         }
 
         return 0;
     }
 
-    return 1;
+    return rc;
 }
 
 

@@ -22,6 +22,7 @@
 
 int ngx_turso_members_valid_username(const unsigned char *s, size_t len);
 int ngx_turso_members_valid_email(const unsigned char *s, size_t len);
+/* 1, or 2 when valid but for a capital letter (Turso's slugs are lowercase) */
 int ngx_turso_members_valid_org(const unsigned char *s, size_t len);
 /* "admin", "member", "viewer" (static strings) or NULL */
 const char *ngx_turso_members_role(const unsigned char *s, size_t len);

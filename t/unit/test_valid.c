@@ -85,7 +85,8 @@ ngx_turso_members_test_valid(void)
     ngx_turso_members_test_email("a@b\xff", 0);
 
     ngx_turso_members_test_org("my-org_1", 1);
-    ngx_turso_members_test_org("A", 1);
+    ngx_turso_members_test_org("A", 2);
+    ngx_turso_members_test_org("acMe", 2);
     ngx_turso_members_test_org("", 0);
     ngx_turso_members_test_org("a.b", 0);
     ngx_turso_members_test_org("a/b", 0);
