@@ -141,10 +141,11 @@ $r = $t->connect(port => $t->h2port)->request(path => '/metrics');
 is $r->{status}, 200, 'the metrics server answers';
 like $r->{body}, qr/^turso_members_requests_total\{organization="\*",operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m,
      'and counted the refusals';
-like $t->access_log, qr{"GET /metrics HTTP/1\.1" 200},
+like $t->wait_log('access.log', qr{"GET /metrics HTTP/1\.1" 200}),
+     qr{"GET /metrics HTTP/1\.1" 200},
      "its access log is the prefix's, not the system nginx's";
-like $slurp->($t->prefix . '/logs/turso-audit.log'),
-     qr/"operation":"invite","org":"acme".*"code":"role_not_allowed"/,
+my $invite = qr/"operation":"invite","org":"acme".*"code":"role_not_allowed"/;
+like $t->wait_log('turso-audit.log', $invite), $invite,
      'the audit log has the refused invite';
 
 

@@ -903,6 +903,21 @@ sub error_log_since {
 }
 sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
 
+# A log of the prefix once it matches (nginx writes the access log after
+# the answer has gone), at most 5 s; its text either way.
+sub wait_log {
+    my ($self, $name, $re) = @_;
+    my $deadline = Time::HiRes::time() + 5 * $TIMEOUT_FACTOR;
+    my $text;
+    for (;;) {
+        $text = -e "$self->{prefix}/logs/$name"
+                ? slurp("$self->{prefix}/logs/$name") : '';
+        last if $text =~ $re || Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+    return $text;
+}
+
 
 # --- HTTP/1.1 client -------------------------------------------------------
 
