@@ -466,25 +466,14 @@ ngx_turso_members_cors_origin(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_turso_members_cors_listed(ngx_str_t *list, ngx_str_t *origin)
 {
-    u_char  *p, *last, *start;
+    u_char     *p;
+    ngx_str_t   w;
 
     p = list->data;
-    last = p + list->len;
 
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
-            p++;
-        }
-
-        if ((size_t) (p - start) == origin->len
-            && ngx_strncasecmp(start, origin->data, origin->len) == 0)
+    while (ngx_turso_members_next_word(&p, list->data + list->len, &w)) {
+        if (w.len == origin->len
+            && ngx_strncasecmp(w.data, origin->data, origin->len) == 0)
         {
             return 1;
         }

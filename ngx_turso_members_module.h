@@ -368,6 +368,8 @@ void ngx_turso_members_trace_context(ngx_http_request_t *r,
     ngx_turso_members_ctx_t *ctx);
 ngx_uint_t ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
     ngx_table_elt_t **last);
+ngx_uint_t ngx_turso_members_next_word(u_char **pos, u_char *last,
+    ngx_str_t *word);
 
 /* ngx_turso_members_upstream.c */
 void ngx_turso_members_upstream_init(void);

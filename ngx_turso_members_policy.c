@@ -261,34 +261,20 @@ static ngx_uint_t
 ngx_turso_members_list_value_allows(ngx_str_t *v,
     ngx_turso_members_word_pt word, ngx_uint_t bit, ngx_str_t *name)
 {
-    u_char  *p, *last, *start;
+    u_char     *p;
+    ngx_str_t   w;
 
     p = v->data;
-    last = p + v->len;
 
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
+    while (ngx_turso_members_next_word(&p, v->data + v->len, &w)) {
 
         if (word) {
-            if (word(start, p - start) & bit) {
+            if (word(w.data, w.len) & bit) {
                 return 1;
             }
 
-        } else if ((size_t) (p - start) == name->len
-                   && ngx_strncmp(start, name->data, name->len) == 0)
+        } else if (w.len == name->len
+                   && ngx_strncmp(w.data, name->data, name->len) == 0)
         {
             return 1;
         }

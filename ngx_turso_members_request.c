@@ -151,6 +151,35 @@ ngx_turso_members_header_find(ngx_list_t *headers, ngx_str_t *name,
 }
 
 
+/*
+ * The next word of a list separated by spaces, commas or tabs (a policy
+ * list's value, turso_members_cors_origins'), from *pos; 0 at its end.
+ */
+
+ngx_uint_t
+ngx_turso_members_next_word(u_char **pos, u_char *last, ngx_str_t *word)
+{
+    u_char  *p;
+
+    p = *pos;
+
+    while (p < last && (*p == ' ' || *p == ',' || *p == '\t')) {
+        p++;
+    }
+
+    word->data = p;
+
+    while (p < last && *p != ' ' && *p != ',' && *p != '\t') {
+        p++;
+    }
+
+    word->len = p - word->data;
+    *pos = p;
+
+    return word->len != 0;
+}
+
+
 static void
 ngx_turso_members_be32(u_char *p, uint32_t v)
 {

@@ -25,18 +25,7 @@ my $spy = TursoMembers::Spy->new;
 my $SPY = $spy->port;
 
 # A gateway location with @directives.
-sub gw {
-    my $d = join "\n", map { "            $_" } @_;
-    return <<"CONF";
-        location /v1/organizations/ {
-            turso_members on;
-            turso_members_token_file %%TOKEN_FILE%%;
-$d
-            proxy_pass http://spy\$turso_members_upstream_uri;
-            proxy_http_version 1.1;
-        }
-CONF
-}
+sub gw { gateway_location('spy', 'proxy_http_version 1.1;', @_) }
 
 my $HTTP = "upstream spy { server 127.0.0.1:$SPY; keepalive 4; }\n"
            . "proxy_cache_path %%PREFIX%%/cache keys_zone=one:1m;\n";

@@ -30,18 +30,8 @@ my $version = sprintf '%d.%d.%d', nginx_version() / 1_000_000,
 
 # --- nginx -t: the proxy settings a gateway location refuses (1.29.4) -----
 
-# A gateway location with @directives, and a plain one beside it.
-sub gw {
-    my $d = join "\n", map { "            $_" } @_;
-    return <<"CONF";
-        location /v1/organizations/ {
-            turso_members on;
-            turso_members_token_file %%TOKEN_FILE%%;
-$d
-            proxy_pass http://turso_api\$turso_members_upstream_uri;
-        }
-CONF
-}
+# A gateway location with @directives.
+sub gw { gateway_location('turso_api', @_) }
 
 SKIP: {
     skip "nginx $version: ngx_http_proxy_module.h came with 1.29.4", 1

@@ -111,7 +111,7 @@ use Exporter ();
 our @ISA = (q(Exporter));
 our @EXPORT = qw(default_locations json_body error_is free_port
                  raw_headers token_id past_interval ADD_MEMBER
-                 nginx_version nginx_at_least);
+                 nginx_version nginx_at_least gateway_location);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
@@ -180,6 +180,21 @@ sub nginx_at_least {
 
 # Sleeps past a token file's refresh=1s.
 sub past_interval { sleep 1.3 * $TIMEOUT_FACTOR }
+
+
+# A gateway location /v1/organizations/ proxying to the upstream block
+# named $upstream, with @directives: for nginx -t tests.
+sub gateway_location {
+    my ($upstream, @directives) = @_;
+    my $d = join '', map { "            $_\n" } @directives;
+    return <<"CONF";
+        location /v1/organizations/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+${d}            proxy_pass http://$upstream\$turso_members_upstream_uri;
+        }
+CONF
+}
 
 
 sub default_locations {
