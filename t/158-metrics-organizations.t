@@ -22,7 +22,7 @@ use warnings;
 
 use lib 't/lib';
 use TursoMembers::Test;
-use TursoMembers::Metrics qw(scrape delta series promtool);
+use TursoMembers::Metrics qw(scrape scrape_counted delta series promtool);
 
 use POSIX ();
 use Time::HiRes qw(sleep time);
@@ -137,7 +137,7 @@ subtest 'requests by organization: slugs of token lines, else "*"' => sub {
     is $t->request(method => 'GET', path => '/v1/organizations/acme/x')
           ->{status}, 404, 'no route';
 
-    my $d = delta($before, scrape($t));
+    my $d = delta($before, scrape_counted($t, $before, 5));
     my %req = map { $_ => $d->{$_} }
               grep { /^turso_members_requests_total/ } keys %$d;
     is_deeply \%req, {
@@ -162,7 +162,7 @@ subtest 'many slugs make no new series' => sub {
         $n++ if list("slug-$i-" . int(rand 1e9))->{status};
     }
     is $n, 200, '200 requests for 200 other organizations';
-    my $after = scrape($t);
+    my $after = scrape_counted($t, $before, 200);
     my @new = grep { !exists $before->{$_} && !/^_/ } keys %$after;
     ok @new <= 4, scalar(@new) . ' new series at most (no slug of theirs)'
         or diag explain \@new;
@@ -346,8 +346,9 @@ subtest 'health and counters survive a reload' => sub {
               [ sort grep { !/^_/ } keys %$before ], 'the same series';
 
     is list('acme')->{status}, 200, 'acme again';
-    is delta($after, scrape($t))->{ req_key('acme', 'list_members', 'ok', 200) },
-       1, 'the new workers count on';
+    is delta($after, scrape_counted($t, $after, 1))
+           ->{ req_key('acme', 'list_members', 'ok', 200) }, 1,
+       'the new workers count on';
 };
 
 subtest 'a reload with another token set' => sub {
@@ -372,7 +373,7 @@ subtest 'a reload with another token set' => sub {
     is health($m, 'acme')->{failures}, health($before, 'acme')->{failures},
        'acme\'s failures kept';
     is list('hooli')->{status}, 502, 'hooli: 401 upstream';
-    is delta($before, scrape($t))
+    is delta($before, scrape_counted($t, $before, 1))
            ->{ req_key('hooli', 'list_members', 'upstream_unauthorized', 401) },
        1, 'counted under hooli';
 };

@@ -8,6 +8,12 @@ package TursoMembers::Metrics;
 #                                    # response, {_bad} lines that did not
 #                                    # parse or came twice
 #   my $d = delta($before, $after);  # the series that moved, by how much
+#   my $m = scrape_counted($t, $before, $n);
+#                                    # a scrape once $n more requests are
+#                                    # counted than in $before (a worker
+#                                    # counts a request in the log phase,
+#                                    # after its answer has gone: with two
+#                                    # workers a scrape can come first)
 #   my @s = series($m, 'turso_members_token_info');
 #                                    # [ { label => value }, value ] each
 #   my $p = promtool();              # path of Debian's promtool
@@ -23,10 +29,11 @@ use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use Time::HiRes qw(sleep time);
 
 use Exporter ();
 our @ISA = (q(Exporter));
-our @EXPORT_OK = qw(scrape delta series promtool);
+our @EXPORT_OK = qw(scrape scrape_counted delta series promtool);
 
 our $WHY;
 
@@ -61,6 +68,21 @@ sub delta {
         $d{$k} = $v if abs($v) > 1e-9;
     }
     return \%d;
+}
+
+
+sub scrape_counted {
+    my ($t, $before, $n) = @_;
+    my $deadline = time + 10 * $TursoMembers::Test::TIMEOUT_FACTOR;
+    while (1) {
+        my $m = scrape($t);
+        my $d = delta($before, $m);
+        my $sum = 0;
+        $sum += $d->{$_} for grep { /^turso_members_requests_total\{/ }
+                                 keys %$d;
+        return $m if $sum >= $n || time > $deadline;
+        sleep 0.05;
+    }
 }
 
 
