@@ -351,8 +351,9 @@ static u_char *
 ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
     ngx_turso_members_code_t *c, u_char *p, u_char *last)
 {
-    u_char     *t, *tlast, *q;
-    ngx_str_t   v;
+    u_char      *t, *tlast, *q;
+    ngx_str_t    v;
+    ngx_uint_t   escape;
 
     if (ctx->message.len) {
         return (u_char *) ngx_escape_json(p, ctx->message.data,
@@ -383,10 +384,14 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
             continue;
         }
 
+        escape = 1;
+
         switch (t[1]) {
 
         case 'o':
+            /* nothing to escape (ngx_turso_members_error_fields) */
             v = ctx->org;
+            escape = 0;
             break;
 
         case 'u':
@@ -409,41 +414,39 @@ ngx_turso_members_error_message(ngx_turso_members_ctx_t *ctx,
             continue;
         }
 
-        p = (u_char *) ngx_escape_json(p, v.data, v.len);
+        p = escape ? (u_char *) ngx_escape_json(p, v.data, v.len)
+                   : ngx_cpymem(p, v.data, v.len);
     }
 
     return p;
 }
 
 
-/* ,"name":"value": escaped when it may need it; left out when empty */
+/*
+ * ,"name":"value": escaped when it may need it (six times as long at
+ * most, the room ngx_turso_members_error_size() gives); left out when
+ * empty
+ */
 
 static u_char *
 ngx_turso_members_error_field(u_char *p, u_char *last, ngx_str_t *name,
     u_char *value, size_t len, ngx_uint_t escape)
 {
-    size_t   n;
-    u_char  *v;
-
-    n = escape ? len + ngx_escape_json(NULL, value, len) : len;
-
-    if (len == 0 || (size_t) (last - p) < name->len + n + 1) {
+    if (len == 0
+        || (size_t) (last - p) < name->len + (escape ? 6 * len : len) + 1)
+    {
         /* nothing, or no room: the field is left out, not cut */
         return p;
     }
 
-    v = ngx_cpymem(p, name->data, name->len);
+    p = ngx_cpymem(p, name->data, name->len);
 
-    if (n == len) {
-        v = ngx_cpymem(v, value, len);
+    p = escape ? (u_char *) ngx_escape_json(p, value, len)
+               : ngx_cpymem(p, value, len);
 
-    } else {
-        v = (u_char *) ngx_escape_json(v, value, len);
-    }
+    *p++ = '"';
 
-    *v++ = '"';
-
-    return v;
+    return p;
 }
 
 
