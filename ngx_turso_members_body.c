@@ -373,7 +373,18 @@ void
 ngx_turso_members_body_error(ngx_turso_members_body_t *body,
     const char *fmt, ...)
 {
+    size_t   len;
     va_list  args;
+
+    /* a message without arguments, as the role's are: no vsnprintf() */
+
+    if (strchr(fmt, '%') == NULL) {
+        len = strlen(fmt);
+        len = len < sizeof(body->error) ? len : sizeof(body->error) - 1;
+        memcpy(body->error, fmt, len);
+        body->error[len] = '\0';
+        return;
+    }
 
     va_start(args, fmt);
     vsnprintf(body->error, sizeof(body->error), fmt, args);

@@ -122,6 +122,26 @@ for p in $p_plain $p_module $p_lua $p_njs $p_cg $p_cg_plain $p_up; do
 done
 
 
+# --- where each process runs -----------------------------------------------
+
+# With two CPUs or more the gateway worker has the last one to itself, and
+# wrk and the upstream share the first: left to the scheduler, three busy
+# processes on two cores sit differently from run to run, and the worker's
+# CPU time per request moves with them.
+cpus=()
+for part in $(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status \
+              | tr , ' '); do
+    cpus+=($(seq "${part%-*}" "${part#*-}"))
+done
+pin=()
+affinity=""
+if [ ${#cpus[@]} -ge 2 ]; then
+    pin=(taskset -c "${cpus[0]}")
+    affinity="worker_cpu_affinity 1$(printf '%*s' "${cpus[-1]}" '' \
+                                      | tr ' ' 0);"
+fi
+
+
 # --- configuration -----------------------------------------------------------
 
 rm -rf "$work"
@@ -189,6 +209,7 @@ load_module $mods/ngx_http_lua_module.so;
 load_module $mods/ngx_http_js_module.so;
 load_module $module;
 worker_processes 1;
+$affinity
 daemon off;
 error_log logs/error.log warn;
 pid logs/gateways.pid;
@@ -321,7 +342,8 @@ wait_port() {
     die "nothing listens on port $1 (see $work/logs)"
 }
 
-"$nginx" -p "$work" -c conf/upstream.conf -e logs/upstream-error.log &
+"${pin[@]}" "$nginx" -p "$work" -c conf/upstream.conf \
+    -e logs/upstream-error.log &
 pids+=($!)
 "$nginx" -p "$work" -c conf/gateways.conf -e logs/error.log &
 gw_master=$!
@@ -425,7 +447,8 @@ cpu() {
 
 run_wrk() {
     # run_wrk PORT KIND SECONDS: prints the RESULT fields
-    BENCH_WRK_KIND=$2 wrk -t1 -c"$connections" -d"${3}s" --timeout 5s \
+    BENCH_WRK_KIND=$2 "${pin[@]}" wrk -t1 -c"$connections" -d"${3}s" \
+        --timeout 5s \
         -s "$bench/wrk.lua" "http://127.0.0.1:$1" -- "$2" \
         | awk '/^RESULT/ { $1 = ""; sub(/^ /, ""); print }'
 }
