@@ -140,7 +140,9 @@ like $t->error_log, qr/SSL_do_handshake\(\) failed|wrong version number|SSL/,
 
 # a worker counts a request after its answer has gone, and with
 # "worker_processes auto" another worker may answer the scrape first
-my $counted = qr/^turso_members_requests_total\{organization="\*",operation="add_member",code="role_not_allowed",upstream_status="0"\} 1$/m;
+my $counted = qr/^turso_members_requests_total\{organization="\*",
+                 operation="add_member",code="role_not_allowed",
+                 upstream_status="0"\}\ 1$/mx;
 my $deadline = time + 5 * $TursoMembers::Test::TIMEOUT_FACTOR;
 for (;;) {
     $r = $t->connect(port => $t->h2port)->request(path => '/metrics');
