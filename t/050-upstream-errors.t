@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib';
 use TursoMembers::Test;
 
-our ($mark);
+our ($mark, $access_mark);
 
 my $t = TursoMembers::Test->new(config => default_locations(
     'proxy_read_timeout 1s;') . <<'CONF');
@@ -44,6 +44,7 @@ sub add_scripted {
     my ($user, @script) = @_;
     $t->mock_reset;
     $main::mark = $t->log_mark;
+    $main::access_mark = $t->log_mark('access.log');
     $t->mock_script(\@script) if @script;
     return $t->request(method => 'POST', path => ADD_MEMBER,
                        body => qq({"username":"$user"}));
@@ -273,6 +274,9 @@ subtest 'a slow upstream within the timeout is fine' => sub {
 };
 
 subtest 'the token is never logged' => sub {
+    # the last request's line too (the slow success: written after its
+    # answer)
+    $t->wait_log('access.log', qr{"POST \S+ HTTP/1\.1" 200 }, $access_mark);
     unlike $t->error_log, qr/test-token/, 'not in error.log';
     unlike $t->access_log, qr/test-token/, 'not in access.log';
 };

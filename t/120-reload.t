@@ -234,10 +234,13 @@ subtest 'a reload rotates the token' => sub {
     TursoMembers::Test::spew($token_file, "test-token\n");
     ok reload(), 'reloaded';
     $t->mock_reset;
+    my $mark = $t->log_mark('access.log');
     is $t->request(method => 'GET', path => $LIST)->{status}, 200,
        'the first token again';
     is token_seen(), 'Bearer test-token';
 
+    # every line, the last request's too (written after its answer)
+    $t->wait_log('access.log', qr/" 200 /, $mark);
     unlike $t->error_log . $t->access_log, qr/rotated-token/,
            'the rotated token is in no log';
 };

@@ -90,7 +90,9 @@ subtest 'the upstream does get the token' => sub {
 };
 
 traffic();
-sleep 0.2;
+
+# the last request, over HTTP/2: its lines are written after its answer
+$t->wait_log($_, qr{ HTTP/2\.0}) for qw(combined.log main.log authz.log);
 
 my $P = $t->prefix . '/logs';
 

@@ -203,6 +203,7 @@ subtest 'two workers: one sum' => sub {
     my @w = $t2->workers;
     is scalar @w, 2, 'two workers';
 
+    my $mark = $t2->log_mark('pids.log');
     my $before = scrape($t2);
     my $n = 40;
     my $ok = 0;
@@ -211,9 +212,10 @@ subtest 'two workers: one sum' => sub {
     }
     is $ok, $n, "$n lists answered 200";
 
+    # the scrape's line and the lists' (written after their answers)
     my %pids = map { (split / /)[0] => 1 }
                grep { / 200$/ } split /\n/,
-               TursoMembers::Test::slurp($t2->prefix . '/logs/pids.log');
+               $t2->wait_log('pids.log', qr/(?:.*\n){${\($n + 1)}}/, $mark);
     ok keys %pids >= 2, 'both workers served lists ('
                         . join(', ', sort keys %pids) . ')';
 

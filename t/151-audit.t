@@ -62,12 +62,8 @@ sub audited {
     $t->mock_reset;
     my $r = $t->request(%req);
     # the access log is written after the answer
-    my @l;
-    for (1 .. 20) {
-        @l = audit_lines();
-        last if @l;
-        select undef, undef, undef, 0.05;
-    }
+    $t->wait_log('audit.log', qr/\n/, $audit_seen);
+    my @l = audit_lines();
     is scalar @l, 1, 'one audit line' or diag explain \@l;
     ok !exists $l[0]{_unparsable}, 'the line is JSON'
         or diag $l[0]{_unparsable};

@@ -159,12 +159,15 @@ subtest 'report mode still rejects an invalid slug and an unknown route' => sub 
 
 subtest 'an invalid role in a disallowed organization: rejected, reported' => sub {
     $t->mock_reset;
+    my $mark = $t->log_mark('report.log');
     my $r = $t->request(method => 'POST',
                         path => '/report/v1/organizations/personal/members',
                         body => '{"username":"bob","role":"owner"}');
     error_is $r, 400, 'invalid_role';
     $t->nothing_upstream;
-    # the organization was checked (and reported) before the body was read
+    # the organization was checked (and reported) before the body was read;
+    # the line is written after the answer
+    $t->wait_log('report.log', qr/^add_member /m, $mark);
     is report_log_last(), 'add_member invalid_role '
                           . 'report=organization_not_allowed 400',
        'the log line: the code and the report';

@@ -80,22 +80,24 @@ sub rotate {
     rename $tmp, $file or die "rename: $!";
 }
 
+my $last_tid = '';
+
 # The Authorization the upstream got for one list request (and the answer).
+# A request to $LIST waits for its line in tid.log (nginx writes it after
+# the answer): last_tid() is that line, and no line written late can pass
+# for the next request's.
 sub auth_of {
     my ($path) = @_;
     $t->mock_reset;
+    my $mark = $t->log_mark('tid.log');
     my $r = $t->request(method => 'GET', path => $path // $LIST);
+    ($last_tid) = $t->wait_log('tid.log', qr/\n/, $mark) =~ /^(.*)\n/
+        unless defined $path;
     my $u = $t->upstream_requests;
     return ($u->[-1]{headers}{authorization} // 'none', $r);
 }
 
-sub last_tid {
-    # a slow worker (valgrind) logs a moment after it answered
-    sleep 0.2 * $TursoMembers::Test::TIMEOUT_FACTOR
-        if $TursoMembers::Test::TIMEOUT_FACTOR > 1;
-    my @l = split /\n/, TursoMembers::Test::slurp($t->prefix . '/logs/tid.log');
-    return $l[-1] // '';
-}
+sub last_tid { $last_tid // '' }
 
 
 subtest 'the first token' => sub {
@@ -286,6 +288,8 @@ subtest 'a request upstream while the token is replaced: its own token' => sub {
     my $r = $c->read_response(timeout => 10);
     $c->close;
     error_is $r, 502, 'upstream_unauthorized', 'the slow request';
+    # its line (written after the answer) and the refreshed request's
+    my $tid = $t->wait_log('tid.log', qr/\n.*\n/, $tids);
 
     my $log = $t->error_log_since($mark);
     my @leaks = grep { index($log, substr($old, $_, 8)) >= 0 }
@@ -295,8 +299,6 @@ subtest 'a request upstream while the token is replaced: its own token' => sub {
     my @ids = $log =~ /upstream answered 401.*?; token (\w+)/g;
     is_deeply [ sort @ids ], [ sort(token_id($old), token_id($new)) ],
               'each 401 names the token it went with' or diag $log;
-    my $tid = substr(TursoMembers::Test::slurp($t->prefix . '/logs/tid.log'),
-                     $tids);
     is_deeply [ sort split /\n/, $tid ],
               [ sort(token_id($old), token_id($new)) ],
               '$turso_members_token_id: the same';
@@ -397,16 +399,16 @@ subtest 'two workers: every worker takes the new token' => sub {
     rename $tmp, $f2 or die;
     past_interval();
 
-    my $pids_log = $t2->prefix . '/logs/pids.log';
-    my $seen = length TursoMembers::Test::slurp($pids_log);
+    my $seen = $t2->log_mark('pids.log');
     $t2->mock_reset;
     $t2->request(method => 'GET', path => $LIST) for 1 .. 20;
     my @auth = map { $_->{headers}{authorization} } @{ $t2->upstream_requests };
     is scalar @auth, 20, '20 requests upstream';
     is_deeply [ grep { $_ ne "Bearer $NEW" } @auth ], [],
               'every one with the new token';
+    # every line, the last requests' too (written after their answers)
     my %by_pid;
-    for (split /\n/, substr(TursoMembers::Test::slurp($pids_log), $seen)) {
+    for (split /\n/, $t2->wait_log('pids.log', qr/(?:.*\n){20}/, $seen)) {
         my ($pid, $tid) = split / /;
         $by_pid{$pid}{$tid}++;
     }

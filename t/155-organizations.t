@@ -140,26 +140,35 @@ $t->start;
 $t->mock_tokens({ $ACME => 'acme', $GLOBEX => 'globex', $ACME2 => 'acme',
                   'test-token' => '*' });
 
+my $last_access = '';
+
+# One request, then its line in orgs.log, last_access() (nginx writes it
+# after the answer: waited for, so that no line written late passes for
+# the next request's).
+sub logged_request {
+    my (%a) = @_;
+    my $mark = $t->log_mark('orgs.log');
+    my $r = $t->request(%a);
+    ($last_access) = $t->wait_log('orgs.log', qr/\n/, $mark) =~ /^(.*)\n/;
+    return $r;
+}
+
 # One request; what the upstream got and what the client got.
 sub call {
     my (%a) = @_;
     $t->mock_reset;
-    my $r = $t->request(method => $a{method} // 'GET', path => $a{path},
-                        defined $a{body} ? (body => $a{body}) : ());
+    my $r = logged_request(method => $a{method} // 'GET', path => $a{path},
+                           defined $a{body} ? (body => $a{body}) : ());
     return ($r, $t->upstream_requests);
 }
 
 sub auth_of { $_[0][-1] ? $_[0][-1]{headers}{authorization} // 'none' : 'nothing' }
 
-sub last_access {
-    sleep 0.1 * $TursoMembers::Test::TIMEOUT_FACTOR;
-    my @l = split /\n/, TursoMembers::Test::slurp("$P/logs/orgs.log");
-    return $l[-1] // '';
-}
+sub last_access { $last_access // '' }
 
 sub metric {
     my ($op, $code, $status) = @_;
-    my $m = $t->request(method => 'GET', path => '/metrics')->{body};
+    my $m = logged_request(method => 'GET', path => '/metrics')->{body};
     # summed over the organization label (t/158-metrics-organizations.t)
     my $n = 0;
     $n += $_ for $m =~ /^turso_members_requests_total\{organization="[^"]*",operation="\Q$op\E",code="\Q$code\E",upstream_status="$status"\} (\d+)$/mg;

@@ -242,6 +242,7 @@ sub load_start {
 subtest 'a token file rotated, emptied, broken and restored under load' => sub {
     $t->mock_reset;
     my $mark = $t->log_mark;
+    my $start = scrape($t);
     my $stop = load_start($t->prefix . '/logs/load.statuses');
     my $id1 = token_id('acme-token-1');
     my $id2 = token_id('acme-token-2');
@@ -314,6 +315,11 @@ subtest 'a token file rotated, emptied, broken and restored under load' => sub {
               'upstream: only whole tokens, never an empty one'
         or diag explain \%auth;
     is scalar(@$u), scalar(@statuses), 'each request reached the upstream';
+    # a request is counted after its answer has gone: the last ones are
+    # waited for here, not seen moving the next subtest's counters
+    my $d = delta($start, scrape_counted($t, $start, scalar @statuses));
+    is $d->{ req_key('acme', 'list_members', 'ok', 200) }, scalar @statuses,
+       'each request counted';
 
     my $log = $t->error_log_since($mark);
     like $log, qr/\[error\].*acme\.token" is empty, keeping the token $id2/,

@@ -37,19 +37,12 @@ my $LIST   = '/v1/organizations/acme/members';
 
 my $log_seen = 0;
 
-# The access log lines written since the last call.
+# The access log lines written since the last call, once there is one
+# (nginx writes it after the answer).
 sub log_lines {
-    my @l;
-    for (1 .. 20) {
-        my $text = TursoMembers::Test::slurp($t->prefix . '/logs/trace.log');
-        @l = split /\n/, substr($text, $log_seen);
-        if (@l) {
-            $log_seen = length $text;
-            last;
-        }
-        select undef, undef, undef, 0.05;
-    }
-    return @l;
+    my $text = $t->wait_log('trace.log', qr/\n/, $log_seen);
+    $log_seen += length $text;
+    return split /\n/, $text;
 }
 
 # Skips what the log holds so far.

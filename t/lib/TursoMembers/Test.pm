@@ -908,7 +908,9 @@ sub write_file {
 sub error_log  { slurp("$_[0]{prefix}/logs/error.log") }
 
 # $t->log_mark, then $t->error_log_since($mark): what was logged meanwhile.
-sub log_mark { -s "$_[0]{prefix}/logs/error.log" // 0 }
+# $t->log_mark($name): the length of another log of the prefix, for
+# wait_log.
+sub log_mark { -s "$_[0]{prefix}/logs/" . ($_[1] // 'error.log') // 0 }
 
 sub error_log_since {
     my ($self, $mark) = @_;
@@ -918,15 +920,20 @@ sub error_log_since {
 }
 sub access_log { slurp("$_[0]{prefix}/logs/access.log") }
 
-# A log of the prefix once it matches (nginx writes the access log after
-# the answer has gone), at most 5 s; its text either way.
+# A log of the prefix once it matches, at most 5 s; its text either way.
+# nginx writes the access log lines of a request (and counts it for
+# turso_members_status) in the log phase, after the answer has gone: a
+# test that reads a log right after an answer waits for the line.  With
+# $mark (a log_mark($name)), only the text past it, e.g. the next line:
+#   my $mark = $t->log_mark('access.log');
+#   $t->request(...);
+#   my ($line) = $t->wait_log('access.log', qr/\n/, $mark) =~ /(.*)\n/;
 sub wait_log {
-    my ($self, $name, $re) = @_;
+    my ($self, $name, $re, $mark) = @_;
     my $deadline = Time::HiRes::time() + 5 * $TIMEOUT_FACTOR;
     my $text;
     for (;;) {
-        $text = -e "$self->{prefix}/logs/$name"
-                ? slurp("$self->{prefix}/logs/$name") : '';
+        $text = substr(slurp("$self->{prefix}/logs/$name"), $mark // 0);
         last if $text =~ $re || Time::HiRes::time() > $deadline;
         Time::HiRes::sleep(0.05);
     }
