@@ -5,9 +5,11 @@
 # process group) -- leaving no nginx, no mock and both ports free, with no
 # error printed; it starts again right after.
 #
-# Ports 8080, 8081 and 8082 (the README's) unless something holds them,
-# then others (TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT,
-# TURSO_MEMBERS_RUN_PORTAL_PORT); the run directory is under this test's
+# Free ports of the harness's, not the README's 8080, 8081 and 8082 (a
+# server may hold them, and two suites on one machine would race for
+# them): TURSO_MEMBERS_RUN_PORT, TURSO_MEMBERS_RUN_MOCK_PORT and
+# TURSO_MEMBERS_RUN_PORTAL_PORT; that the README's ports are the script's
+# defaults is read from both.  The run directory is under this test's
 # servroot (TURSO_MEMBERS_RUN_DIR), or, as root, the build/run of a copy
 # of the checkout in a 0700 folder, where the example portal must still be
 # served (200 on the portal port).
@@ -29,11 +31,18 @@ plan skip_all => './build.sh run uses the packaged nginx and the built '
 plan skip_all => 'no build/ngx_turso_members_module.so: run ./build.sh'
     unless -f 'build/ngx_turso_members_module.so';
 
-my ($gw, $mock, $portal) = (8080, 8081, 8082);
-if (grep { !can_bind('127.0.0.1', $_) } $gw, $mock, $portal) {
-    ($gw, $mock, $portal) = (free_port(), free_port(), free_port());
-    note "8080, 8081 or 8082 is taken here: using $gw, $mock and $portal";
-}
+my ($gw, $mock, $portal) = (free_port(), free_port(), free_port());
+
+my %default = TursoMembers::Test::slurp('build.sh')
+    =~ /^run_(gateway|mock|portal)_port=\$\{TURSO_MEMBERS_RUN_\w+:-(\d+)\}$/mg;
+is_deeply \%default, { gateway => 8080, mock => 8081, portal => 8082 },
+          "build.sh run's ports by default: 8080, 8081, 8082";
+my $readme = TursoMembers::Test::slurp('README.md');
+like $readme, qr{^    build\.sh: gateway on http://127\.0\.0\.1:8080 -> }m,
+     'the README says so: the gateway on 8080';
+like $readme, qr{-> the bundled Turso mock on 127\.0\.0\.1:8081$}m,
+     '... the mock on 8081';
+like $readme, qr{<http://127\.0\.0\.1:8082/>}, '... the portal on 8082';
 
 # As a user runs it: as root, from a checkout in a folder only root may
 # enter (under /root, or what mktemp -d makes), where nginx's workers
@@ -145,11 +154,13 @@ sub curl {
 my ($pid, $out) = start_run();
 my $text = TursoMembers::Test::slurp($out);
 like $text, qr/stop: Ctrl-C/, 'it says how to stop';
+like $text, qr{^\Qbuild.sh: gateway on http://127.0.0.1:$gw -> the bundled \E
+                \QTurso mock on 127.0.0.1:$mock\E$}mx,
+     "the README's first line, on this run's ports";
 like $text, qr/alice \(owner\), carol \(admin\)/, "it names the mock's members";
 like $text, qr/bob, dave, erin, frank/, "and the mock's other users";
 
 # the README's examples: "$ curl ..." lines, each followed by its output
-my $readme = TursoMembers::Test::slurp('README.md');
 my @examples = $readme =~ /^    \$ (curl [^\n]+)\n((?:    [^\$\n][^\n]*\n)+)/mg;
 ok @examples >= 6, 'the README shows at least three commands and outputs';
 while (my ($cmd, $want) = splice @examples, 0, 2) {
