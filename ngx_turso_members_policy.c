@@ -171,11 +171,14 @@ ngx_turso_members_list_organization(ngx_conf_t *cf,
 {
     ngx_str_t  *w, *args;
 
-    if (!ngx_turso_members_valid_org(value->data, value->len)) {
+    /* lowercase, as Turso's: "ACME" could never match, a path's is refused */
+
+    if (ngx_turso_members_valid_org(value->data, value->len) != 1) {
         args = cf->args->elts;
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid organization \"%V\" in \"%V\"",
+                           "invalid organization \"%V\" in \"%V\": 1 to 64 "
+                           "lowercase letters, digits, \"-\" or \"_\"",
                            value, &args[0]);
         return NGX_CONF_ERROR;
     }

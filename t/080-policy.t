@@ -640,6 +640,10 @@ subtest 'configuration: invalid values fail nginx -t' => sub {
                 qr/duplicate/],
                ['turso_members_organizations "bad slug";', qr/invalid organization/],
                ['turso_members_organizations acme/x;', qr/invalid organization/],
+               # Turso's slugs are lowercase and a path's "ACME" is
+               # refused: this entry could never match
+               ['turso_members_organizations acme ACME;',
+                qr/invalid organization "ACME" .*lowercase/],
                ['turso_members_allowed_roles owner;', qr/invalid value|owner/],
                ['turso_members_allowed_roles Admin;', qr/invalid value/])
     {
