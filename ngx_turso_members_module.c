@@ -41,8 +41,8 @@ static char *ngx_turso_members_merge_early_hints(ngx_conf_t *cf,
 #endif
 static char *ngx_turso_members_check_proxy(ngx_conf_t *cf,
     ngx_turso_members_loc_conf_t *conf);
-static char *ngx_turso_members_check_proxy_headers(ngx_conf_t *cf,
-    ngx_array_t *headers, ngx_http_core_loc_conf_t *clcf);
+static char *ngx_turso_members_check_proxy_verdict(ngx_conf_t *cf,
+    char *undo, ngx_array_t *headers, ngx_http_core_loc_conf_t *clcf);
 #if !(NGX_TURSO_MEMBERS_PROXY_CONF)
 static void *ngx_turso_members_proxy_slot(ngx_conf_t *cf, ngx_module_t *m,
     char *name, char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -667,16 +667,8 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
 #endif
     }
 
-    if (undo) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" cannot be used in the \"turso_members\" "
-                           "location \"%V\": the upstream must get the "
-                           "request the gateway validated", undo, &clcf->name);
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_turso_members_check_proxy_headers(cf, plcf->headers_source,
-                                                 clcf);
+    return ngx_turso_members_check_proxy_verdict(cf, undo,
+                                                 plcf->headers_source, clcf);
 }
 
 
@@ -774,15 +766,7 @@ ngx_turso_members_check_proxy(ngx_conf_t *cf,
 #endif
     }
 
-    if (undo) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%s\" cannot be used in the \"turso_members\" "
-                           "location \"%V\": the upstream must get the "
-                           "request the gateway validated", undo, &clcf->name);
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_turso_members_check_proxy_headers(cf, *headers, clcf);
+    return ngx_turso_members_check_proxy_verdict(cf, undo, *headers, clcf);
 }
 
 
@@ -824,11 +808,15 @@ ngx_turso_members_proxy_slot(ngx_conf_t *cf, ngx_module_t *m, char *name,
 #endif
 
 
-/* The headers the gateway sends upstream are its own. */
+/*
+ * Either reading's verdict: a setting that would undo the gateway's work,
+ * found by the caller, or a proxy_set_header of a header the gateway
+ * sends upstream itself.
+ */
 
 static char *
-ngx_turso_members_check_proxy_headers(ngx_conf_t *cf, ngx_array_t *headers,
-    ngx_http_core_loc_conf_t *clcf)
+ngx_turso_members_check_proxy_verdict(ngx_conf_t *cf, char *undo,
+    ngx_array_t *headers, ngx_http_core_loc_conf_t *clcf)
 {
     ngx_uint_t     i, k;
     ngx_keyval_t  *h;
@@ -839,6 +827,14 @@ ngx_turso_members_check_proxy_headers(ngx_conf_t *cf, ngx_array_t *headers,
         ngx_string("Content-Length"),
         ngx_string("Transfer-Encoding")
     };
+
+    if (undo) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" cannot be used in the \"turso_members\" "
+                           "location \"%V\": the upstream must get the "
+                           "request the gateway validated", undo, &clcf->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (headers == NULL) {
         return NGX_CONF_OK;

@@ -27,21 +27,6 @@ use POSIX ();
 
 my $URL = '/v1/organizations/acme/members/bob';
 
-sub loc {
-    my ($prefix, $extra) = @_;
-    return <<"LOC";
-        location $prefix/ {
-            turso_members on;
-            turso_members_token_file %%TOKEN_FILE%%;
-            rewrite ^$prefix(/.*)\$ \$1 break;
-            $extra
-            proxy_pass http://turso_api\$turso_members_upstream_uri;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-LOC
-}
-
 # A raw upstream: each request's path says which answer it gets; it
 # records what it got (one request a connection) in a file per answer.
 my %RAW = (
@@ -87,10 +72,10 @@ sub raw_upstream {
 }
 
 my $config = default_locations()
-    . loc('/after', 'add_after_body /tail; addition_types *;')
-    . loc('/both', 'add_before_body /head; add_after_body /tail;'
+    . prefixed_location('/after', 'add_after_body /tail; addition_types *;')
+    . prefixed_location('/both', 'add_before_body /head; add_after_body /tail;'
                    . ' addition_types *;')
-    . loc('/slow', 'add_after_body /tail; addition_types *; limit_rate 200;')
+    . prefixed_location('/slow', 'add_after_body /tail; addition_types *; limit_rate 200;')
     . <<'CONF';
         location /raw/ {
             turso_members on;

@@ -48,22 +48,6 @@ sub gateway {
 LOC
 }
 
-# A rewritten answer's location under a filter: /PREFIX/v1/... to the mock.
-sub filtered {
-    my ($prefix, $extra) = @_;
-    return <<"LOC";
-        location /$prefix/ {
-            turso_members on;
-            turso_members_token_file %%TOKEN_FILE%%;
-            rewrite ^/$prefix(/.*)\$ \$1 break;
-            $extra
-            proxy_pass http://turso_api\$turso_members_upstream_uri;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-LOC
-}
-
 my %FILTERS = (
     gzip => 'gzip on; gzip_types application/json; gzip_min_length 1;',
     sub  => 'sub_filter "a" "AAAA"; sub_filter_once off; '
@@ -78,7 +62,7 @@ my $t = TursoMembers::Test->new(
               . gateway('/v1/organizations/', 'http://spy')
               . gateway('/v2/organizations/',
                         'http://spy$turso_members_upstream_uri')
-              . join('', map { filtered($_, $FILTERS{$_}) }
+              . join('', map { prefixed_location("/$_", $FILTERS{$_}) }
                              sort keys %FILTERS));
 
 my $file = $t->prefix . '/conf/acme.token';

@@ -111,7 +111,8 @@ use Exporter ();
 our @ISA = (q(Exporter));
 our @EXPORT = qw(default_locations json_body error_is free_port
                  raw_headers token_id past_interval ADD_MEMBER
-                 nginx_version nginx_at_least gateway_location);
+                 nginx_version nginx_at_least gateway_location
+                 prefixed_location);
 
 use constant ADD_MEMBER => '/v1/organizations/acme/members';
 
@@ -194,6 +195,26 @@ sub gateway_location {
 ${d}            proxy_pass http://$upstream\$turso_members_upstream_uri;
         }
 CONF
+}
+
+
+# A gateway location under $prefix ("/after"), its path rewritten to the
+# API's (/after/v1/... to /v1/...), in front of the mock, with $extra: a
+# location beside the default ones, for one directive's effect.
+sub prefixed_location {
+    my ($prefix, $extra) = @_;
+    $extra //= '';
+    return <<"LOC";
+        location $prefix/ {
+            turso_members on;
+            turso_members_token_file %%TOKEN_FILE%%;
+            rewrite ^$prefix(/.*)\$ \$1 break;
+            $extra
+            proxy_pass http://turso_api\$turso_members_upstream_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+LOC
 }
 
 
